@@ -1,0 +1,808 @@
+"""Inputs to the engine (events and requests) and its outputs (facts and commands).
+
+All are frozen, slotted dataclasses. Outputs carry `at`, the injected time at which they
+happened. Commands are outputs a host must carry out: `SwitchCommand`s go to the switch link,
+`CallOffered` and friends to agent desktops. Facts feed the journal, metrics and wallboards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from acd.model import EMPTY_MAP, CenterConfig
+from acd.states import AgentState
+
+# ---------------------------------------------------------------------------- shared values
+
+
+class CallKind(StrEnum):
+    """What a queued contact is."""
+
+    INBOUND = "inbound"
+    CALLBACK = "callback"  # the center calls the customer back
+    VOICEMAIL = "voicemail"  # a message left by a caller, called back like a callback
+    CONSULT = "consult"  # an agent consulting another agent or group
+
+
+class EndCause(StrEnum):
+    """The one final state of every call."""
+
+    COMPLETED = "completed"  # handled by an agent and ended
+    ABANDONED = "abandoned"  # the caller hung up before an agent answered
+    BLOCKED = "blocked"  # the queue was full and the full action ended the call
+    CLOSED = "closed"  # the group was closed or paused and the closed action ended the call
+    TRANSFERRED_OUT = "transferred_out"  # blind-transferred outside the center
+    CALLBACK_FAILED = "callback_failed"  # a callback ran out of attempts
+    CANCELLED = "cancelled"  # a callback or voicemail task was cancelled
+    VOICEMAIL_EMPTY = "voicemail_empty"  # sent to voicemail, hung up without a message
+    ENDED = "ended"  # a consult leg ended (not a customer contact)
+    LOST = "lost"  # the switch that held it went away and never resynced
+
+
+class TargetKind(StrEnum):
+    """Where a transfer, consult or conference goes."""
+
+    AGENT = "agent"
+    GROUP = "group"
+    EXTERNAL = "external"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A transfer / consult / conference destination."""
+
+    kind: TargetKind
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    """What is known about a caller when the call reaches the queue (the screen pop's source)."""
+
+    id: str
+    caller: str = ""
+    dialed: str = ""
+    brand: str = ""
+    vip: int = 0
+    attributes: Mapping[str, str] = field(default_factory=lambda: EMPTY_MAP)
+    ivr_path: tuple[str, ...] = ()
+    inputs: Mapping[str, str] = field(default_factory=lambda: EMPTY_MAP)
+    customer: Mapping[str, Any] = field(default_factory=lambda: EMPTY_MAP)
+    arrived_at: float = 0.0
+    trunk: str = ""
+    switch: str = ""  # which switch owns the call
+
+
+# ---------------------------------------------------------------------------- inputs
+
+
+class Event:
+    """Base of engine inputs."""
+
+    __slots__ = ()
+
+
+# Calls, from the IVR and the switch link -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueCall(Event):
+    """An inbound call asks for an agent of `group`.
+
+    `queued_at` is given when restoring a call after a restart or resync, so it keeps its place.
+    `priority` replaces the brand/VIP base priority; `bonus` adds to it (IVR set-priority).
+    """
+
+    call: CallInfo
+    group: str
+    priority: float | None = None
+    bonus: float = 0.0
+    queued_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreConnected(Event):
+    """Resync: a call the switch reports as connected to an agent."""
+
+    call: CallInfo
+    group: str
+    agent_id: str
+    queued_at: float
+    answered_at: float
+    held: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CallerHangup(Event):
+    """The caller's leg ended (in queue, while ringing, or while talking)."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallLost(Event):
+    """The switch owning the call is gone and its grace period ran out."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLegAnswered(Event):
+    """The switch connected the agent's leg (inbound connect, consult or callback dial-out)."""
+
+    call_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLegFailed(Event):
+    """The switch could not connect the agent's leg."""
+
+    call_id: str
+    agent_id: str
+    reason: str = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLegEnded(Event):
+    """An agent's leg of a call ended (the agent hung up, or the switch dropped it)."""
+
+    call_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class HoldChanged(Event):
+    """The switch put the caller on hold or took them off it."""
+
+    call_id: str
+    held: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalPartyChanged(Event):
+    """An external party joined or left a conference or consult."""
+
+    call_id: str
+    party: str  # the external number
+    joined: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultBridged(Event):
+    """The switch bridged a consult leg into its call (transfer or conference)."""
+
+    call_id: str
+    conference: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TransferredOut(Event):
+    """The switch handed the caller to an external number; the call leaves the center."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackChosen(Event):
+    """The caller accepted a callback (keeps the place) and will hang up. `at` schedules it."""
+
+    call_id: str
+    number: str = ""
+    at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleCallback(Event):
+    """Create a callback task (from an agent, a supervisor or an API) due at `at`."""
+
+    call: CallInfo
+    group: str
+    number: str
+    at: float
+    actor: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DialOutResult(Event):
+    """Outcome of the switch dialing a customer for a callback or voicemail task."""
+
+    call_id: str
+    answered: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VoicemailRecorded(Event):
+    """The caller left a message; it becomes a task for agents, keeping the call's place."""
+
+    call_id: str
+    ref: str
+
+
+# Agents, from the gateway ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLogin(Event):
+    """Sign in; `endpoint` is what the switch rings (hot-desking), default from config."""
+
+    agent_id: str
+    endpoint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLogout(Event):
+    """Sign out; deferred until the call ends. `actor` is set when a supervisor forces it."""
+
+    agent_id: str
+    actor: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReady(Event):
+    """Go READY (or finish wrap-up); while busy it becomes the pending state."""
+
+    agent_id: str
+    actor: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentNotReady(Event):
+    """Go NOT_READY with a configured reason; while busy it becomes the pending state."""
+
+    agent_id: str
+    reason: str
+    actor: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SetPending(Event):
+    """Choose the state to enter when the current work ends (None clears it)."""
+
+    agent_id: str
+    state: AgentState | None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptOffer(Event):
+    """The agent accepts the offer ringing at its desktop."""
+
+    agent_id: str
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RejectOffer(Event):
+    """The agent declines the offer."""
+
+    agent_id: str
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentHangup(Event):
+    """The agent asks to hang up its leg (confirmed by AgentLegEnded)."""
+
+    agent_id: str
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentHold(Event):
+    """The agent asks to hold (held=True) or retrieve the caller."""
+
+    agent_id: str
+    call_id: str
+    held: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class BlindTransfer(Event):
+    """Hand the caller to another agent, group or external number and leave the call."""
+
+    agent_id: str
+    call_id: str
+    target: Target
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultStart(Event):
+    """Hold the caller and call a target; `conference` joins the target on answer."""
+
+    agent_id: str
+    call_id: str
+    target: Target
+    conference: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultComplete(Event):
+    """Complete a consult transfer (leave the caller with the consulted party)."""
+
+    agent_id: str
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultCancel(Event):
+    """End the consult leg and return to the caller."""
+
+    agent_id: str
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceMerge(Event):
+    """Join the consulted party, the caller and the agent in one conference."""
+
+    agent_id: str
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceDrop(Event):
+    """Drop a party (an agent id or an external number) from the conference."""
+
+    agent_id: str
+    call_id: str
+    party: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendDigits(Event):
+    """Send DTMF on the agent's call (to an IVR or external party)."""
+
+    agent_id: str
+    call_id: str
+    digits: str
+
+
+@dataclass(frozen=True, slots=True)
+class WrapUpCode(Event):
+    """Record a wrap-up code; `finish` also ends wrap-up."""
+
+    agent_id: str
+    code: str
+    finish: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FinishWrapUp(Event):
+    """End after-call work now."""
+
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackOutcome(Event):
+    """The agent's word on a callback or voicemail task it holds or held.
+
+    outcome: "connected" (nothing more), "no_answer" (retry per policy), "cancelled",
+    "reschedule" (at `at`).
+    """
+
+    agent_id: str
+    call_id: str
+    outcome: str
+    at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDisconnected(Event):
+    """The agent's desktop connection was lost."""
+
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReconnected(Event):
+    """The agent's desktop is back (resumed session)."""
+
+    agent_id: str
+
+
+# Supervisors ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AssignCall(Event):
+    """Offer a waiting call to a named agent next."""
+
+    call_id: str
+    agent_id: str
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetCallPriority(Event):
+    """Change a waiting call's base priority (its arrival time is kept)."""
+
+    call_id: str
+    priority: float
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class MoveCall(Event):
+    """Move a waiting call to another group, keeping its place."""
+
+    call_id: str
+    group: str
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawCall(Event):
+    """Take a waiting call out of the queue to voicemail or to a callback."""
+
+    call_id: str
+    to: str  # "voicemail" | "callback"
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetAgentSkills(Event):
+    """Change an agent's skills, levels or group order live (None keeps the current one)."""
+
+    agent_id: str
+    actor: str
+    skills: Mapping[str, int] | None = None
+    groups: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PauseGroup(Event):
+    """Drain a group: no new calls; calls in it are still served."""
+
+    group: str
+    actor: str
+    paused: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Reload(Event):
+    """Apply a new configuration: new calls follow it, calls in progress are not disturbed."""
+
+    config: CenterConfig
+    actor: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Tick(Event):
+    """Nothing but the passing of time (timers due are processed)."""
+
+
+# ---------------------------------------------------------------------------- outputs
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """Base of engine outputs; `at` is the injected time it happened."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallQueued(Output):
+    """A call or task entered a group's queue (or came back to it)."""
+
+    call_id: str
+    group: str
+    kind: CallKind
+    priority: float
+    queued_at: float
+    requeued: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CallBlocked(Output):
+    """A call was refused by a group: `reason` is full, closed or paused."""
+
+    call_id: str
+    group: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """The screen pop carried by an offer."""
+
+    call: CallInfo
+    kind: CallKind
+    group: str
+    waited: float
+    number: str = ""  # callback number
+    voicemail: str = ""  # recording reference
+    consult_from: str = ""  # the agent consulting
+    attempt: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CallOffered(Output):
+    """Reserve `agent_id` for the call: ring its desktop until `ring_deadline`."""
+
+    call_id: str
+    agent_id: str
+    group: str
+    ring_deadline: float
+    screen: Screen
+    assigned_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OfferEnded(Output):
+    """An offer stopped ringing: result is accepted, rejected, timeout or withdrawn."""
+
+    call_id: str
+    agent_id: str
+    group: str
+    result: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswered(Output):
+    """An agent's leg was connected to the customer (queue wait ends here)."""
+
+    call_id: str
+    agent_id: str
+    group: str
+    kind: CallKind
+    wait: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallAbandoned(Output):
+    """The caller hung up before an agent answered."""
+
+    call_id: str
+    group: str
+    wait: float
+    ringing: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallOverflowed(Output):
+    """An overflow rule (or a supervisor move) acted on a waiting call."""
+
+    call_id: str
+    from_group: str
+    to_group: str
+    action: str
+    rule: str
+    actor: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackQueued(Output):
+    """A call became a callback or voicemail task, or a callback attempt was scheduled."""
+
+    call_id: str
+    group: str
+    kind: CallKind
+    due_at: float
+    attempt: int
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackAttempted(Output):
+    """A callback dial-out ended: outcome connected, no_answer, cancelled or rescheduled."""
+
+    call_id: str
+    group: str
+    agent_id: str
+    attempt: int
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallPartiesChanged(Output):
+    """Who is on a call changed (answer, hold, transfer, conference)."""
+
+    call_id: str
+    agents: tuple[str, ...]
+    external: tuple[str, ...]
+    held: bool
+    event: str  # connected, held, retrieved, transferred, conference, party_left, consult
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded(Output):
+    """The call's one final state, with what the record needs."""
+
+    call_id: str
+    group: str
+    kind: CallKind
+    cause: EndCause
+    agents: tuple[str, ...]  # every agent that was connected, in order
+    queued_at: float | None
+    answered_at: float | None
+    talk: float
+    hold: float
+    groups: tuple[str, ...]  # every group the call was in
+    by: str = ""  # who ended it: caller, agent id, system, supervisor id
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateChanged(Output):
+    """An agent's state changed (or its pending state did)."""
+
+    agent_id: str
+    old: AgentState
+    new: AgentState
+    reason: str
+    actor: str
+    pending: AgentState | None
+    pending_reason: str = ""
+    call_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WrapUpEnded(Output):
+    """After-call work for a call ended."""
+
+    agent_id: str
+    call_id: str
+    group: str
+    code: str
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSkillsChanged(Output):
+    """A supervisor changed an agent's skills or group order."""
+
+    agent_id: str
+    skills: Mapping[str, int]
+    groups: tuple[str, ...]
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPaused(Output):
+    """A group was paused (draining) or resumed."""
+
+    group: str
+    paused: bool
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallAssigned(Output):
+    """A supervisor handed a waiting call to a named agent (offered to it next)."""
+
+    call_id: str
+    group: str
+    agent_id: str
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigApplied(Output):
+    """A configuration version took effect."""
+
+    version: str
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallPriorityChanged(Output):
+    """A supervisor changed a waiting call's priority."""
+
+    call_id: str
+    group: str
+    priority: float
+    actor: str
+
+
+# Commands for the switch -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchCommand(Output):
+    """Base of what the switch link must carry out."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectAgent(SwitchCommand):
+    """Bridge the caller (or consult leg) to the agent's endpoint; announce its number first."""
+
+    agent_id: str
+    endpoint: str
+    announce_number: str = ""
+    consult_of: str = ""  # for consult legs: the call being consulted on
+    from_agent: str = ""  # for consult legs: the consulting agent
+
+
+@dataclass(frozen=True, slots=True)
+class DialOut(SwitchCommand):
+    """Call the customer back and bridge the agent (callback and voicemail tasks)."""
+
+    agent_id: str
+    endpoint: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class DropLeg(SwitchCommand):
+    """Hang up one agent's leg of the call (or an external party's)."""
+
+    party: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HoldCaller(SwitchCommand):
+    """Hold (held=True) or retrieve the caller."""
+
+    held: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TransferExternal(SwitchCommand):
+    """Blind-transfer the caller to an external number."""
+
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialConsult(SwitchCommand):
+    """Open a consult leg `consult_id` from the agent to an external number."""
+
+    consult_id: str
+    agent_id: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeConsult(SwitchCommand):
+    """Complete (transfer) or merge (conference) the consult leg into the call."""
+
+    consult_id: str
+    conference: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PlayDigits(SwitchCommand):
+    """Send DTMF on the call."""
+
+    digits: str
+
+
+@dataclass(frozen=True, slots=True)
+class EntryTreatment(SwitchCommand):
+    """The group could not take the call: play the prompt and hang up (message)."""
+
+    group: str
+    reason: str  # closed, paused, full
+    prompt: str
+
+
+@dataclass(frozen=True, slots=True)
+class OfferCallback(SwitchCommand):
+    """Ask the caller whether they want a callback (IVR dialog); the answer is CallbackChosen."""
+
+    group: str
+    estimated_wait: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecordVoicemail(SwitchCommand):
+    """Take the caller to voicemail; the result is VoicemailRecorded or CallerHangup."""
+
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseCaller(SwitchCommand):
+    """The caller no longer needs the line (after choosing a callback)."""
+
+    reason: str

@@ -1,0 +1,234 @@
+"""The engine's live records: calls, agents and groups as they are right now.
+
+Plain mutable objects owned by the engine; hosts read them through the engine's views.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from enum import StrEnum
+
+from acd.events import CallInfo, CallKind, Target
+from acd.model import AgentConfig, SkillGroup, WrapUpMode
+from acd.queues import Entry, GroupQueue
+from acd.states import AgentState
+from acd.stats import GroupStats
+from acd.strategies import Pool
+from acd.timers import Timer
+
+
+class CallPhase(StrEnum):
+    """Where a call or task is in the engine."""
+
+    QUEUED = "queued"  # waiting in one or more group queues
+    ASSIGNED = "assigned"  # waiting for a named agent (supervisor assignment, transfer)
+    PARKED = "parked"  # out of the queues for now: callback retry, voicemail recording...
+    OFFERED = "offered"  # ringing an agent
+    CONNECTING = "connecting"  # accepted; the switch is connecting or dialing
+    CONNECTED = "connected"
+    ENDED = "ended"
+
+
+class Call:
+    """A customer contact (or consult leg) the engine is routing or tracking."""
+
+    __slots__ = (
+        "agent",
+        "agents",
+        "answered_at",
+        "assigned_by",
+        "assigned_to",
+        "attempts",
+        "base",
+        "caller_present",
+        "conference_on_answer",
+        "connected_at",
+        "consult",
+        "entered_at",
+        "entries",
+        "external",
+        "fired",
+        "group",
+        "groups_seen",
+        "held",
+        "held_since",
+        "hold_total",
+        "id",
+        "info",
+        "kind",
+        "number",
+        "outcome",
+        "owner",
+        "parent",
+        "parked_for",
+        "phase",
+        "queued_at",
+        "rule_timer",
+        "served",
+        "talk_total",
+        "targets",
+        "timer",
+        "transfer",
+        "voicemail",
+        "wait_from",
+    )
+
+    def __init__(
+        self, info: CallInfo, kind: CallKind, group: str, base: float, queued_at: float
+    ) -> None:
+        self.id = info.id
+        self.info = info
+        self.kind = kind
+        self.group = group  # home group
+        self.base = base
+        self.queued_at = queued_at  # fixes the place in every queue, never changes
+        self.wait_from = queued_at  # start of the current wait for an agent (KPI)
+        self.entered_at = queued_at  # entered the home group (overflow rules)
+        self.phase = CallPhase.QUEUED
+        self.targets: dict[str, int] = {}  # group -> skill level needed there
+        self.entries: dict[str, Entry] = {}
+        self.fired: set[int] = set()  # overflow rules of the home group already applied
+        self.groups_seen: list[str] = [group]
+        self.agent: Agent | None = None  # offered / connecting agent
+        self.agents: list[Agent] = []  # connected agents
+        self.served: list[str] = []  # every agent ever connected
+        self.external: list[str] = []  # external parties (conference)
+        self.held = False
+        self.held_since = 0.0
+        self.hold_total = 0.0
+        self.answered_at: float | None = None
+        self.connected_at: float | None = None
+        self.assigned_to: Agent | None = None
+        self.assigned_by = ""
+        self.attempts = 0
+        self.number = info.caller  # who to call back
+        self.voicemail = ""
+        self.parent: Call | None = None  # consult legs: the call being consulted on
+        self.owner: Agent | None = None  # consult legs: the consulting agent
+        self.consult: Call | None = None  # the open consult leg of this call
+        self.conference_on_answer = False
+        self.caller_present = kind is CallKind.INBOUND
+        self.parked_for = ""
+        # blind transfer awaiting the transferring agent's leg drop
+        self.transfer: tuple[Target, Agent] | None = None
+        self.outcome: tuple[str, float | None] | None = None  # agent's word on a callback
+        self.talk_total = 0.0
+        self.timer: Timer | None = None  # ring timeout or parked wake-up
+        self.rule_timer: Timer | None = None
+
+
+class Agent:
+    """An agent's live state."""
+
+    __slots__ = (
+        "assigned",
+        "attrs",
+        "available_at",
+        "calls",
+        "cfg",
+        "cooldown",
+        "endpoint",
+        "handled",
+        "id",
+        "idle_seq",
+        "idle_since",
+        "idle_token",
+        "joined",
+        "last_offer",
+        "members",
+        "misses",
+        "offer",
+        "online",
+        "order",
+        "pending",
+        "pending_actor",
+        "pending_reason",
+        "pools",
+        "reason",
+        "since",
+        "skills",
+        "state",
+        "talk",
+        "wrap",
+    )
+
+    def __init__(self, cfg: AgentConfig) -> None:
+        self.cfg = cfg
+        self.id = cfg.id
+        self.state = AgentState.LOGGED_OUT
+        self.reason = ""
+        self.since = 0.0
+        self.pending: AgentState | None = None
+        self.pending_reason = ""
+        self.pending_actor = ""
+        self.skills: dict[str, int] = dict(cfg.skills)
+        self.order: tuple[str, ...] = cfg.groups
+        self.attrs = cfg.attributes
+        self.endpoint = cfg.endpoint
+        self.online = False
+        self.offer: Call | None = None
+        self.calls: list[Call] = []
+        self.joined: dict[str, float] = {}  # call id -> when this agent joined it
+        self.wrap: Wrap | None = None
+        self.misses = 0
+        self.idle_token = 0
+        self.idle_seq = 0
+        self.idle_since = 0.0
+        self.available_at = 0.0  # reject delay: not offered before this
+        self.cooldown: Timer | None = None
+        self.pools: list[Pool] = []
+        self.members: tuple[str, ...] = ()  # groups to scan, in this agent's order
+        self.assigned: deque[Call] = deque()
+        self.last_offer: dict[str, int] = {}
+        self.handled = 0  # calls handled today
+        self.talk = 0.0  # talk seconds today
+
+    def level(self, skill: str) -> int:
+        """The agent's level in a skill (0 when it lacks it)."""
+        return self.skills.get(skill, 0)
+
+
+class Wrap:
+    """After-call work in progress."""
+
+    __slots__ = ("call_id", "code", "group", "handle", "mode", "started", "timer")
+
+    def __init__(
+        self, call_id: str, group: str, mode: WrapUpMode, started: float, handle: float
+    ) -> None:
+        self.call_id = call_id
+        self.group = group
+        self.mode = mode
+        self.started = started
+        self.handle = handle  # talk + hold seconds of the call, wrap-up comes on top
+        self.code = ""
+        self.timer: Timer | None = None
+
+
+class Group:
+    """A skill group's live state."""
+
+    __slots__ = (
+        "cfg",
+        "check",
+        "counts",
+        "floor",
+        "home",
+        "paused",
+        "pools",
+        "queue",
+        "state_rules",
+        "stats",
+    )
+
+    def __init__(self, cfg: SkillGroup, stats: GroupStats, floor: int, state_rules: bool) -> None:
+        self.cfg = cfg
+        self.queue = GroupQueue(cfg.id, cfg.ageing_rate, cfg.ageing_cap)
+        self.pools: dict[str | None, Pool] = {}
+        self.stats = stats
+        self.floor = floor  # lowest level any rule admits agents at
+        self.state_rules = state_rules  # some overflow rule needs periodic evaluation
+        self.paused = False
+        self.home: dict[str, Call] = {}  # queued calls whose home is this group
+        self.counts: dict[AgentState, int] = {}  # signed-in agents at full level, by state
+        self.check: Timer | None = None  # periodic overflow evaluation

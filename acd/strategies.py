@@ -1,0 +1,117 @@
+"""Pools of idle agents and the strategies that order them.
+
+Each skill group keeps pools of its READY agents: one for calls without a match attribute and,
+when the group matches on an attribute (e.g. city), one per value. A pool yields agents in the
+group's strategy order; the caller supplies an eligibility test (skill level, other attributes)
+and takes the first agent that passes. An agent's sort key is fixed when it enters the pool:
+nothing it depends on changes while the agent is idle.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from acd.model import Strategy
+
+
+class Idle(Protocol):
+    """What a pool needs to know of an agent."""
+
+    id: str
+    idle_token: int
+
+
+class Pool(Protocol):
+    """Idle agents of one group (and one attribute value)."""
+
+    def add(self, agent: Idle, key: tuple[float, ...]) -> None: ...
+    def discard(self, agent: Idle) -> None: ...
+    def first(self, ok: Callable[[Idle], bool]) -> Idle | None: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[Idle]: ...
+
+
+class FifoPool:
+    """Longest idle first: insertion order is idle order, O(1) add, remove and take."""
+
+    __slots__ = ("_agents",)
+
+    def __init__(self) -> None:
+        self._agents: OrderedDict[str, Idle] = OrderedDict()
+
+    def add(self, agent: Idle, key: tuple[float, ...]) -> None:
+        """Add at the back (the agent has been idle the shortest time)."""
+        self._agents[agent.id] = agent
+
+    def discard(self, agent: Idle) -> None:
+        """Remove if present."""
+        self._agents.pop(agent.id, None)
+
+    def first(self, ok: Callable[[Idle], bool]) -> Idle | None:
+        """The longest-idle agent passing `ok`."""
+        for a in self._agents.values():
+            if ok(a):
+                return a
+        return None
+
+    def __len__(self) -> int:
+        return len(self._agents)
+
+    def __iter__(self) -> Iterator[Idle]:
+        return iter(list(self._agents.values()))
+
+
+class KeyedPool:
+    """Agents ordered by a key fixed on entry; a heap with lazy removal."""
+
+    __slots__ = ("_heap", "_members")
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[tuple[float, ...], int, Idle]] = []
+        self._members: dict[str, int] = {}  # agent id -> idle token it entered with
+
+    def add(self, agent: Idle, key: tuple[float, ...]) -> None:
+        """Add with its sort key (smaller first)."""
+        self._members[agent.id] = agent.idle_token
+        heapq.heappush(self._heap, (key, agent.idle_token, agent))
+        if len(self._heap) > 4 * len(self._members) + 64:
+            self._compact()
+
+    def discard(self, agent: Idle) -> None:
+        """Remove if present (its heap slot is skipped later)."""
+        self._members.pop(agent.id, None)
+
+    def _live(self, item: tuple[tuple[float, ...], int, Idle]) -> bool:
+        return self._members.get(item[2].id) == item[1]
+
+    def _compact(self) -> None:
+        self._heap = [it for it in self._heap if self._live(it)]
+        heapq.heapify(self._heap)
+
+    def first(self, ok: Callable[[Idle], bool]) -> Idle | None:
+        """The first agent in key order passing `ok`."""
+        heap = self._heap
+        while heap and not self._live(heap[0]):
+            heapq.heappop(heap)
+        if not heap:
+            return None
+        if ok(heap[0][2]):
+            return heap[0][2]
+        for item in sorted(heap):
+            if self._live(item) and ok(item[2]):
+                return item[2]
+        return None
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def __iter__(self) -> Iterator[Idle]:
+        return iter([it[2] for it in sorted(self._heap) if self._live(it)])
+
+
+def new_pool(strategy: Strategy) -> Pool:
+    """A pool fit for the strategy."""
+    return FifoPool() if strategy is Strategy.LONGEST_IDLE else KeyedPool()

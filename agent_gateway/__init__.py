@@ -1,0 +1,1 @@
+"""Agent gateway: the softphone and supervisor protocols over websockets."""

@@ -1,0 +1,1 @@
+"""Caller side: the switch link, IVR flows, surveys and callbacks."""

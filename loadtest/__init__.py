@@ -1,0 +1,1 @@
+"""Load-test simulator, benchmarks and soak."""
