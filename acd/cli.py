@@ -1,0 +1,73 @@
+"""The `acd` command: serve, check-config and the operator tools."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from acd.config import load_config
+    from acd.errors import ConfigError
+
+    try:
+        cfg = load_config(args.path)
+    except ConfigError as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(err.problems)} error(s)", file=sys.stderr)
+        return 1
+    print(
+        f"{args.path}: ok ({len(cfg.groups)} groups, {len(cfg.agents)} agents, "
+        f"version {cfg.version[:12]})"
+    )
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from acd.config import default_config_path, load_config
+    from acd.errors import ConfigError
+
+    path = Path(args.config) if args.config else default_config_path()
+    try:
+        cfg = load_config(path)
+    except ConfigError as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    print(
+        f"acd: loaded {path} ({len(cfg.groups)} groups, {len(cfg.agents)} agents); "
+        f"listening for nothing yet on {args.host}:{args.port}, data in {args.data_dir}"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `acd` command."""
+    p = argparse.ArgumentParser(prog="acd", description="Contact-center ACD server and tools")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the server")
+    s.add_argument("--config", help="center configuration (default: the bundled one)")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    s.add_argument("--data-dir", default="./var", help="data folder (default ./var)")
+    s.set_defaults(func=_serve)
+
+    c = sub.add_parser("check-config", help="validate a center configuration")
+    c.add_argument("path", help="the configuration file")
+    c.set_defaults(func=_check_config)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `acd` console script."""
+    args = build_parser().parse_args(argv)
+    rc: int = args.func(args)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
