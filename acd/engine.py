@@ -75,11 +75,6 @@ def _floors(config: CenterConfig) -> dict[str, int]:
     return floors
 
 
-def _state_rules(cfg: SkillGroup) -> bool:
-    """Whether some rule depends on more than the call's own wait (needs periodic checks)."""
-    return any(not r.when.time_only() for r in cfg.overflow)
-
-
 class Engine:
     """Call distribution for one center. Feed it events; carry out what it returns."""
 
@@ -261,7 +256,10 @@ class Engine:
         stats = GroupStats(
             self.config.timezone, self.config.interval_minutes, cfg.target.seconds, cfg.expected_aht
         )
-        return Group(cfg, stats, floor, _state_rules(cfg))
+        return Group(cfg, stats, floor, self._new_queue(cfg))
+
+    def _new_queue(self, cfg: SkillGroup) -> GroupQueue:
+        return GroupQueue(cfg.id, cfg.ageing_rate, self.config.ageing_ceiling(cfg), self.now)
 
     def _live_agent(self, agent_id: str) -> Agent:
         agent = self.agent(agent_id)
@@ -535,6 +533,7 @@ class Engine:
         call.agent = agent
         self._leave_idle(agent)
         agent.offer = call
+        agent.last_call = call.id
         self._change(agent, T.OFFER, call_id=call.id)
         home = self.groups[call.group].cfg
         deadline = self.now + home.ring_timeout
@@ -892,9 +891,10 @@ class Engine:
         consult = call.consult
         if consult is not None:
             self._drop_consult(consult)
-        for agent in list(call.agents):
-            self._leave(call, agent)
+        agents = list(call.agents)
         self._end(call, cause if call.kind is not CallKind.CONSULT else EndCause.ENDED, by)
+        for agent in agents:
+            self._leave(call, agent)
 
     def _drop_consult(self, consult: Call) -> None:
         for a in list(consult.agents):
@@ -1034,11 +1034,12 @@ class Engine:
             return
         if call.consult is not None and call.consult.owner is agent:
             self._drop_consult(call.consult)
-        self._leave(call, agent)
-        if call.agents or (call.external and call.kind is CallKind.CONSULT):
+        if len(call.agents) > 1 or (call.external and call.kind is CallKind.CONSULT):
+            self._leave(call, agent)
             self._parties(call, "party_left")
         else:
-            self._finish(call, agent.id)
+            self._finish(call, agent.id)  # the record first, then the agent's next state
+            self._leave(call, agent)
 
     def _finish(self, call: Call, by: str) -> None:
         """The last agent left a connected call."""
@@ -1175,9 +1176,10 @@ class Engine:
             raise WrongState(f"call {call.id} has no external transfer pending")
         by = call.transfer[1].id
         call.transfer = None
-        for agent in list(call.agents):
-            self._leave(call, agent)
+        agents = list(call.agents)
         self._end(call, EndCause.TRANSFERRED_OUT, by)
+        for agent in agents:
+            self._leave(call, agent)
 
     # ------------------------------------------------------------------ callbacks & voicemail
 
@@ -1373,6 +1375,8 @@ class Engine:
 
     def _offered(self, agent_id: str, call_id: str) -> tuple[Agent, Call]:
         agent = self._live_agent(agent_id)
+        if agent.last_call == call_id and (agent.offer is None or agent.offer.id != call_id):
+            raise WrongState(f"the offer of {call_id} is no longer ringing", call_id=call_id)
         call = self.call(call_id)
         if agent.offer is not call:
             raise Forbidden(f"call {call_id} is not offered to {agent_id}", call_id=call_id)
@@ -1676,7 +1680,7 @@ class Engine:
             agent.assigned = type(agent.assigned)(c for c in agent.assigned if c is not call)
         call.assigned_to = None
         call.assigned_by = ""
-        call.phase = CallPhase.QUEUED
+        self._queue(call)
 
     def _on_withdraw(self, e: ev.WithdrawCall) -> None:
         call = self._waiting(e.call_id)
@@ -1738,13 +1742,11 @@ class Engine:
             if g is None:
                 self.groups[gid] = self._new_group(cfg, floors[gid])
                 continue
-            rebuild = (cfg.ageing_rate, cfg.ageing_cap) != (g.cfg.ageing_rate, g.cfg.ageing_cap)
             g.cfg = cfg
             g.floor = floors[gid]
-            g.state_rules = _state_rules(cfg)
+            g.state_rules = any(not r.when.time_only() for r in cfg.overflow)
             g.stats.threshold = cfg.target.seconds
-            if rebuild:
-                self._rebuild_queue(g)
+            self._rebuild_queue(g)  # ageing may have changed; reloads are rare
         for gid in [gid for gid, g in self.groups.items() if gid not in new.groups]:
             if not self.groups[gid].queue.count:
                 del self.groups[gid]  # retired and empty
@@ -1779,9 +1781,9 @@ class Engine:
                 self._match_call(call)
 
     def _rebuild_queue(self, g: Group) -> None:
-        """New ageing parameters: re-file the group's entries (places follow the new rule)."""
+        """Re-file the group's entries under its (possibly new) ageing rule."""
         entries = list(g.queue.entries())
-        g.queue = GroupQueue(g.cfg.id, g.cfg.ageing_rate, g.cfg.ageing_cap)
+        g.queue = self._new_queue(g.cfg)
         for old in entries:
             call = old.call
             assert isinstance(call, Call)

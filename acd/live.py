@@ -134,6 +134,7 @@ class Agent:
         "idle_since",
         "idle_token",
         "joined",
+        "last_call",
         "last_offer",
         "members",
         "misses",
@@ -167,6 +168,7 @@ class Agent:
         self.endpoint = cfg.endpoint
         self.online = False
         self.offer: Call | None = None
+        self.last_call = ""  # id of the latest offer, to tell "expired" from "not yours"
         self.calls: list[Call] = []
         self.joined: dict[str, float] = {}  # call id -> when this agent joined it
         self.wrap: Wrap | None = None
@@ -221,13 +223,13 @@ class Group:
         "stats",
     )
 
-    def __init__(self, cfg: SkillGroup, stats: GroupStats, floor: int, state_rules: bool) -> None:
+    def __init__(self, cfg: SkillGroup, stats: GroupStats, floor: int, queue: GroupQueue) -> None:
         self.cfg = cfg
-        self.queue = GroupQueue(cfg.id, cfg.ageing_rate, cfg.ageing_cap)
+        self.queue = queue
         self.pools: dict[str | None, Pool] = {}
         self.stats = stats
         self.floor = floor  # lowest level any rule admits agents at
-        self.state_rules = state_rules  # some overflow rule needs periodic evaluation
+        self.state_rules = any(not r.when.time_only() for r in cfg.overflow)
         self.paused = False
         self.home: dict[str, Call] = {}  # queued calls whose home is this group
         self.counts: dict[AgentState, int] = {}  # signed-in agents at full level, by state

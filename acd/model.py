@@ -207,8 +207,10 @@ class SkillGroup:
     full: EntryRule = EntryRule()
     announce_agent_number: bool = False
     survey: bool = False
-    ageing_rate: float = 1.0  # priority points per second waited
-    ageing_cap: float = 1000.0  # most points ageing can add
+    ageing_rate: float = 1.0  # priority points per second waited (0 = strict priority)
+    # Effective priority stops at priorities.floor + ageing_cap; calls there go in arrival
+    # order. Must be at least the priority spread (ceiling - floor). inf = no ceiling.
+    ageing_cap: float = 1000.0
     expected_aht: float = 180.0  # seeds the estimated wait before calls were handled
     announce_period: float = 30.0  # position / EWT announcements while queued (IVR)
 
@@ -285,13 +287,20 @@ class CenterConfig:
     version: str = ""  # digest of the source files
     sections: Mapping[str, Any] = field(default_factory=_empty)  # other sides' tables
 
-    def starvation_bound(self, group: SkillGroup) -> float | None:
-        """Seconds after which no newly arriving call can overtake a waiting one.
+    def ageing_ceiling(self, group: SkillGroup) -> float:
+        """The effective priority at which a group's calls stop ageing."""
+        return self.priorities.floor + group.ageing_cap
 
-        A call arriving d seconds later with a base priority higher by at most the spread can
-        pass only while d < spread / rate. None when the cap or rate makes priority strict.
+    def starvation_bound(self, group: SkillGroup) -> float | None:
+        """Seconds after which nothing that arrives later can pass a waiting call.
+
+        A call reaches the ceiling floor + cap after at most cap / rate seconds (from the
+        floor); calls at the ceiling go in arrival order, so later arrivals queue behind it.
+        Without a ceiling, a call arriving d seconds later passes only while
+        d < spread / rate. None when there is no ageing (strict priority by design).
         """
-        spread = self.priorities.ceiling - self.priorities.floor
-        if group.ageing_rate <= 0 or group.ageing_cap < spread:
+        if group.ageing_rate <= 0:
             return None
-        return spread / group.ageing_rate
+        if group.ageing_cap == float("inf"):
+            return max(self.priorities.ceiling - self.priorities.floor, 0.0) / group.ageing_rate
+        return group.ageing_cap / group.ageing_rate

@@ -1,13 +1,15 @@
 """A queue per skill group, ordered by effective priority, then arrival.
 
-Effective priority of a waiting call at time t:
+Effective priority of a waiting call at time t, with C the group's priority ceiling:
 
-    eff(t) = base + min(cap, rate * (t - queued_at))
+    eff(t) = min(C, base + rate * (t - queued_at))
 
-Before a call reaches the cap, eff(t) = (base - rate * queued_at) + rate * t: the order among
-uncapped calls never changes, so one heap keyed by `base - rate * queued_at` holds them. Once
-capped (at queued_at + cap / rate, in arrival order) a call's eff is the constant base + cap and
-it moves to a second heap. The head is the better of the two heap tops. Removal is lazy.
+Below the ceiling, eff(t) = (base - rate * queued_at) + rate * t: the order among such calls
+never changes, so one heap keyed by `base - rate * queued_at` holds them. A call reaches the
+ceiling at queued_at + (C - base) / rate; from then on it is served in arrival order with every
+other call at the ceiling, ahead of all calls below it. That is what bounds starvation: a call
+reaching the ceiling cannot be passed by anything that arrives after it (docs/routing.md).
+Removal is lazy.
 
 A group's entries are split into sub-queues by (match key, minimum level): the match key is the
 tuple of the call's values for the group's match attributes (e.g. its city), and the minimum
@@ -55,22 +57,24 @@ class SubQueue:
         self.key = key
         self.level = level
         self.ageing: list[tuple[float, float, int, Entry]] = []
-        self.capped: list[tuple[float, float, int, Entry]] = []
-        self.due: list[tuple[float, int, Entry]] = []  # capping order (= arrival order)
+        self.capped: list[tuple[float, int, Entry]] = []  # at the ceiling: arrival order
+        self.due: list[tuple[float, int, Entry]] = []  # when each entry reaches the ceiling
         self.count = 0
 
 
 class GroupQueue:
     """Waiting entries of one skill group."""
 
-    __slots__ = ("cap", "cap_after", "count", "group", "parts", "rate")
+    __slots__ = ("ceiling", "count", "group", "origin", "parts", "rate")
 
-    def __init__(self, group: str, rate: float, cap: float) -> None:
+    def __init__(self, group: str, rate: float, ceiling: float, origin: float = 0.0) -> None:
         self.group = group
+        # Keys are computed relative to `origin` and rounded to micro-points, so calls whose
+        # effective priorities are equal really compare equal and go in arrival order.
+        self.origin = origin
         self.rate = rate if rate > 0 else 0.0
-        self.cap = cap
-        # Seconds after which a call reaches the cap; inf when ageing never caps.
-        self.cap_after = cap / self.rate if self.rate > 0 and math.isfinite(cap) else math.inf
+        # Without ageing there is nothing to reach: priorities stay strict.
+        self.ceiling = ceiling if self.rate > 0 else math.inf
         self.parts: dict[PartKey, SubQueue] = {}
         self.count = 0
 
@@ -84,9 +88,11 @@ class GroupQueue:
             part = self.parts[pk] = SubQueue(key, entry.level)
         entry.part = part
         a = entry.queued_at
-        heapq.heappush(part.ageing, (-(entry.base - self.rate * a), a, entry.seq, entry))
-        if self.cap_after != math.inf:
-            heapq.heappush(part.due, (a, entry.seq, entry))
+        order = round(entry.base - self.rate * (a - self.origin), 6)
+        heapq.heappush(part.ageing, (-order, a, entry.seq, entry))
+        if self.ceiling != math.inf:
+            reach = a + (self.ceiling - entry.base) / self.rate
+            heapq.heappush(part.due, (reach, entry.seq, entry))
         part.count += 1
         self.count += 1
 
@@ -106,32 +112,27 @@ class GroupQueue:
     # -- reading ------------------------------------------------------------------------
 
     def _settle(self, part: SubQueue, now: float) -> None:
-        """Move calls that reached the cap by `now` to the capped heap."""
-        limit = now - self.cap_after
+        """Move calls that reached the ceiling by `now` to the capped heap."""
         due = part.due
-        while due and due[0][0] <= limit:
+        while due and due[0][0] <= now:
             _, _, e = heapq.heappop(due)
             if e.alive and not e.capped:
                 e.capped = True
-                heapq.heappush(part.capped, (-(e.base + self.cap), e.queued_at, e.seq, e))
+                heapq.heappush(part.capped, (e.queued_at, e.seq, e))
 
     def head_of(self, part: SubQueue, now: float) -> Entry | None:
         """The best live entry of a partition at `now`."""
-        if self.cap_after != math.inf:
+        if self.ceiling != math.inf:
             self._settle(part, now)
+            capped = part.capped
+            while capped and not capped[0][2].alive:
+                heapq.heappop(capped)
+            if capped:
+                return capped[0][2]  # at the ceiling: nothing below can be ahead
         ageing = part.ageing
         while ageing and (not ageing[0][3].alive or ageing[0][3].capped):
             heapq.heappop(ageing)
-        capped = part.capped
-        while capped and not capped[0][3].alive:
-            heapq.heappop(capped)
-        if not ageing:
-            return capped[0][3] if capped else None
-        a = ageing[0][3]
-        if not capped:
-            return a
-        c = capped[0][3]
-        return a if self.rank(a, now) < self.rank(c, now) else c
+        return ageing[0][3] if ageing else None
 
     def rank(self, e: Entry, now: float) -> tuple[float, float, int]:
         """Sort key at `now`: smaller is served first."""
@@ -139,7 +140,7 @@ class GroupQueue:
 
     def effective(self, e: Entry, now: float) -> float:
         """Effective priority of an entry at `now`."""
-        return e.base + min(self.cap, self.rate * max(0.0, now - e.queued_at))
+        return round(min(self.ceiling, e.base + self.rate * max(0.0, now - e.queued_at)), 6)
 
     def head(self, now: float) -> Entry | None:
         """The best entry over all partitions."""
@@ -158,12 +159,14 @@ class GroupQueue:
         """Live entries, in no particular order."""
         for part in self.parts.values():
             seen: set[int] = set()
-            for heap in (part.ageing, part.capped):
-                for item in heap:
-                    e = item[3]
-                    if e.alive and e.seq not in seen:
-                        seen.add(e.seq)
-                        yield e
+            for item in part.ageing:
+                e = item[3]
+                if e.alive and not e.capped:
+                    seen.add(e.seq)
+                    yield e
+            for _, seq, e in part.capped:
+                if e.alive and seq not in seen:
+                    yield e
 
     def position(self, entry: Entry, now: float) -> int:
         """How many live entries of this group are served before `entry` (0 = next)."""
