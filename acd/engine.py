@@ -20,8 +20,9 @@ import itertools
 import math
 import random
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
 from typing import Any
+
+import msgspec
 
 from acd import events as ev
 from acd.errors import (
@@ -320,21 +321,34 @@ class Engine:
         first = [gid for gid in agent.order if gid in ok]
         return tuple(first + [gid for gid in ok if gid not in first])
 
-    def _full_groups(self, agent: Agent) -> Iterator[Group]:
-        """Member groups where the agent is at the group's own minimum level (for counts)."""
-        for gid in agent.members:
-            g = self.groups[gid]
-            if agent.level(g.cfg.skill) >= g.cfg.min_level:
-                yield g
+    def _index(self, agent: Agent) -> None:
+        """Recompute the groups an agent serves (after sign-in, skill change or reload)."""
+        agent.members = self._members(agent)
+        scan = tuple(
+            (self.groups[gid], agent.level(self.groups[gid].cfg.skill)) for gid in agent.members
+        )
+        agent.scan = scan
+        agent.counted = tuple(g for g, level in scan if level >= g.cfg.min_level)
 
     def _count(self, agent: Agent, delta: int) -> None:
         """Add the agent to (or take it from) its groups' counts by state."""
-        if agent.state is S.LOGGED_OUT:
+        state = agent.state
+        if state is S.LOGGED_OUT:
             return
-        for g in self._full_groups(agent):
-            n = g.counts[agent.state] = g.counts.get(agent.state, 0) + delta
-            # "no agent signed in" must act at once, not at the next periodic check.
-            if n == 0 and delta < 0 and g.home and g.state_rules and not any(g.counts.values()):
+        for g in agent.counted:
+            c = g.counts
+            c[state] = c.get(state, 0) + delta
+
+    def _recount(self, agent: Agent, old: AgentState, new: AgentState) -> None:
+        """Move the agent from one state's count to another's in each of its groups."""
+        for g in agent.counted:
+            c = g.counts
+            if old is not S.LOGGED_OUT:
+                c[old] -= 1
+            if new is not S.LOGGED_OUT:
+                c[new] = c.get(new, 0) + 1
+            elif g.home and g.state_rules and not any(c.values()):
+                # "no agent signed in" must act at once, not at the next periodic check.
                 self._schedule_check(g, self.now)
 
     # ------------------------------------------------------------------ agent states
@@ -379,11 +393,10 @@ class Engine:
             return
         if old is S.READY:
             self._leave_idle(agent)
-        self._count(agent, -1)
+        self._recount(agent, old, new)
         agent.state = new
         agent.reason = reason
         agent.since = self.now
-        self._count(agent, +1)
         if new is S.LOGGED_OUT:
             self._signed_out(agent)
         self._emit(
@@ -429,8 +442,7 @@ class Engine:
         agent.idle_token += 1
         agent.idle_seq = next(self._idle_seq)
         agent.idle_since = self.now
-        for gid in agent.members:
-            g = self.groups[gid]
+        for g, _ in agent.scan:
             key = self._strategy_key(agent, g)
             values: list[str | None] = [None]
             if g.cfg.match:
@@ -505,15 +517,21 @@ class Engine:
                 self._offer(call, agent, self.groups[call.group])
                 return
         now = self.now
-        for gid in agent.members:
-            g = self.groups[gid]
+        for g, level in agent.scan:
             q = g.queue
             if not q.count:
                 continue
-            level = agent.level(g.cfg.skill)
+            parts = q.parts
+            if len(parts) == 1 and not g.cfg.match:  # the common case: one partition
+                for part in parts.values():
+                    e = q.head_of(part, now) if part.level <= level else None
+                if e is not None:
+                    self._offer(e.call, agent, g)
+                    return
+                continue
             best: Entry | None = None
             best_rank: tuple[float, float, int] | None = None
-            for part in q.parts.values():
+            for part in parts.values():
                 if part.level > level or not self._serves(agent, g.cfg, part.key):
                     continue
                 e = q.head_of(part, now)
@@ -823,7 +841,7 @@ class Engine:
         call.targets = {g.cfg.id: g.cfg.min_level}
         self.calls[call.id] = call
         if agent.state is S.LOGGED_OUT:
-            agent.members = self._members(agent)
+            self._index(agent)
         if agent.state is S.WRAP_UP and agent.wrap is not None:
             self._end_wrap(agent)
         self._join(call, agent, e.answered_at)
@@ -980,7 +998,7 @@ class Engine:
         trig = T.ANSWERED if agent.state is S.RESERVED else T.RESTORE
         if agent.state is not S.ON_CALL:
             if agent.state is S.LOGGED_OUT or not agent.members:
-                agent.members = self._members(agent)
+                self._index(agent)
             self._change(agent, trig, call_id=call.id)
         self._parties(call, "connected")
 
@@ -1324,7 +1342,7 @@ class Engine:
         transition(agent.state, T.LOGIN)  # validate before changing anything
         agent.endpoint = e.endpoint or agent.cfg.endpoint
         agent.online = True
-        agent.members = self._members(agent)
+        self._index(agent)
         self._change(agent, T.LOGIN, "login")
 
     def _on_logout(self, e: ev.AgentLogout) -> None:
@@ -1494,7 +1512,7 @@ class Engine:
         gid = e.target.value if e.target.kind is TargetKind.GROUP else call.group
         cid = f"{call.id}#c{next(self._consult_seq)}"
         c = Call(
-            replace(call.info, id=cid),
+            msgspec.structs.replace(call.info, id=cid),
             CallKind.CONSULT,
             gid,
             self.config.priorities.ceiling,
@@ -1717,7 +1735,7 @@ class Engine:
             agent.skills = {k: v for k, v in e.skills.items() if v > 0}
         if e.groups is not None:
             agent.order = tuple(e.groups)
-        agent.members = self._members(agent)
+        self._index(agent)
         self._count(agent, +1)
         self._emit(
             ev.AgentSkillsChanged(self.now, agent.id, dict(agent.skills), agent.order, e.actor)
@@ -1771,7 +1789,7 @@ class Engine:
                 agent.order = fresh.groups
                 agent.attrs = fresh.attributes
             if agent.state is not S.LOGGED_OUT:
-                agent.members = self._members(agent)
+                self._index(agent)
                 self._count(agent, +1)
         self._emit(ev.ConfigApplied(self.now, new.version, e.actor))
         for agent in list(self.agents.values()):

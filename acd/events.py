@@ -1,18 +1,19 @@
 """Inputs to the engine (events and requests) and its outputs (facts and commands).
 
-All are frozen, slotted dataclasses. Outputs carry `at`, the injected time at which they
+All are frozen msgspec Structs (cheap to build: the engine makes several per decision).
+Outputs carry `at`, the injected time at which they
 happened. Commands are outputs a host must carry out: `SwitchCommand`s go to the switch link,
 `CallOffered` and friends to agent desktops. Facts feed the journal, metrics and wallboards.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from acd.model import EMPTY_MAP, CenterConfig
+import msgspec
+
+from acd.model import CenterConfig
 from acd.states import AgentState
 
 # ---------------------------------------------------------------------------- shared values
@@ -50,16 +51,14 @@ class TargetKind(StrEnum):
     EXTERNAL = "external"
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(msgspec.Struct, frozen=True, gc=False):
     """A transfer / consult / conference destination."""
 
     kind: TargetKind
     value: str
 
 
-@dataclass(frozen=True, slots=True)
-class CallInfo:
+class CallInfo(msgspec.Struct, frozen=True):
     """What is known about a caller when the call reaches the queue (the screen pop's source)."""
 
     id: str
@@ -67,10 +66,10 @@ class CallInfo:
     dialed: str = ""
     brand: str = ""
     vip: int = 0
-    attributes: Mapping[str, str] = field(default_factory=lambda: EMPTY_MAP)
+    attributes: dict[str, str] = msgspec.field(default_factory=dict)
     ivr_path: tuple[str, ...] = ()
-    inputs: Mapping[str, str] = field(default_factory=lambda: EMPTY_MAP)
-    customer: Mapping[str, Any] = field(default_factory=lambda: EMPTY_MAP)
+    inputs: dict[str, str] = msgspec.field(default_factory=dict)
+    customer: dict[str, Any] = msgspec.field(default_factory=dict)
     arrived_at: float = 0.0
     trunk: str = ""
     switch: str = ""  # which switch owns the call
@@ -79,17 +78,14 @@ class CallInfo:
 # ---------------------------------------------------------------------------- inputs
 
 
-class Event:
+class Event(msgspec.Struct, frozen=True):
     """Base of engine inputs."""
-
-    __slots__ = ()
 
 
 # Calls, from the IVR and the switch link -------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class EnqueueCall(Event):
+class EnqueueCall(Event, frozen=True):
     """An inbound call asks for an agent of `group`.
 
     `queued_at` is given when restoring a call after a restart or resync, so it keeps its place.
@@ -103,8 +99,7 @@ class EnqueueCall(Event):
     queued_at: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RestoreConnected(Event):
+class RestoreConnected(Event, frozen=True):
     """Resync: a call the switch reports as connected to an agent."""
 
     call: CallInfo
@@ -115,30 +110,26 @@ class RestoreConnected(Event):
     held: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class CallerHangup(Event):
+class CallerHangup(Event, frozen=True):
     """The caller's leg ended (in queue, while ringing, or while talking)."""
 
     call_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class CallLost(Event):
+class CallLost(Event, frozen=True):
     """The switch owning the call is gone and its grace period ran out."""
 
     call_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class AgentLegAnswered(Event):
+class AgentLegAnswered(Event, frozen=True):
     """The switch connected the agent's leg (inbound connect, consult or callback dial-out)."""
 
     call_id: str
     agent_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class AgentLegFailed(Event):
+class AgentLegFailed(Event, frozen=True):
     """The switch could not connect the agent's leg."""
 
     call_id: str
@@ -146,24 +137,21 @@ class AgentLegFailed(Event):
     reason: str = "failed"
 
 
-@dataclass(frozen=True, slots=True)
-class AgentLegEnded(Event):
+class AgentLegEnded(Event, frozen=True):
     """An agent's leg of a call ended (the agent hung up, or the switch dropped it)."""
 
     call_id: str
     agent_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class HoldChanged(Event):
+class HoldChanged(Event, frozen=True):
     """The switch put the caller on hold or took them off it."""
 
     call_id: str
     held: bool
 
 
-@dataclass(frozen=True, slots=True)
-class ExternalPartyChanged(Event):
+class ExternalPartyChanged(Event, frozen=True):
     """An external party joined or left a conference or consult."""
 
     call_id: str
@@ -171,23 +159,20 @@ class ExternalPartyChanged(Event):
     joined: bool
 
 
-@dataclass(frozen=True, slots=True)
-class ConsultBridged(Event):
+class ConsultBridged(Event, frozen=True):
     """The switch bridged a consult leg into its call (transfer or conference)."""
 
     call_id: str
     conference: bool
 
 
-@dataclass(frozen=True, slots=True)
-class TransferredOut(Event):
+class TransferredOut(Event, frozen=True):
     """The switch handed the caller to an external number; the call leaves the center."""
 
     call_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class CallbackChosen(Event):
+class CallbackChosen(Event, frozen=True):
     """The caller accepted a callback (keeps the place) and will hang up. `at` schedules it."""
 
     call_id: str
@@ -195,8 +180,7 @@ class CallbackChosen(Event):
     at: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ScheduleCallback(Event):
+class ScheduleCallback(Event, frozen=True):
     """Create a callback task (from an agent, a supervisor or an API) due at `at`."""
 
     call: CallInfo
@@ -206,8 +190,7 @@ class ScheduleCallback(Event):
     actor: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class DialOutResult(Event):
+class DialOutResult(Event, frozen=True):
     """Outcome of the switch dialing a customer for a callback or voicemail task."""
 
     call_id: str
@@ -215,8 +198,7 @@ class DialOutResult(Event):
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class VoicemailRecorded(Event):
+class VoicemailRecorded(Event, frozen=True):
     """The caller left a message; it becomes a task for agents, keeping the call's place."""
 
     call_id: str
@@ -226,32 +208,28 @@ class VoicemailRecorded(Event):
 # Agents, from the gateway ----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class AgentLogin(Event):
+class AgentLogin(Event, frozen=True):
     """Sign in; `endpoint` is what the switch rings (hot-desking), default from config."""
 
     agent_id: str
     endpoint: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class AgentLogout(Event):
+class AgentLogout(Event, frozen=True):
     """Sign out; deferred until the call ends. `actor` is set when a supervisor forces it."""
 
     agent_id: str
     actor: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class AgentReady(Event):
+class AgentReady(Event, frozen=True):
     """Go READY (or finish wrap-up); while busy it becomes the pending state."""
 
     agent_id: str
     actor: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class AgentNotReady(Event):
+class AgentNotReady(Event, frozen=True):
     """Go NOT_READY with a configured reason; while busy it becomes the pending state."""
 
     agent_id: str
@@ -259,8 +237,7 @@ class AgentNotReady(Event):
     actor: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class SetPending(Event):
+class SetPending(Event, frozen=True):
     """Choose the state to enter when the current work ends (None clears it)."""
 
     agent_id: str
@@ -268,32 +245,28 @@ class SetPending(Event):
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class AcceptOffer(Event):
+class AcceptOffer(Event, frozen=True):
     """The agent accepts the offer ringing at its desktop."""
 
     agent_id: str
     call_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class RejectOffer(Event):
+class RejectOffer(Event, frozen=True):
     """The agent declines the offer."""
 
     agent_id: str
     call_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class AgentHangup(Event):
+class AgentHangup(Event, frozen=True):
     """The agent asks to hang up its leg (confirmed by AgentLegEnded)."""
 
     agent_id: str
     call_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class AgentHold(Event):
+class AgentHold(Event, frozen=True):
     """The agent asks to hold (held=True) or retrieve the caller."""
 
     agent_id: str
@@ -301,8 +274,7 @@ class AgentHold(Event):
     held: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class BlindTransfer(Event):
+class BlindTransfer(Event, frozen=True):
     """Hand the caller to another agent, group or external number and leave the call."""
 
     agent_id: str
@@ -310,8 +282,7 @@ class BlindTransfer(Event):
     target: Target
 
 
-@dataclass(frozen=True, slots=True)
-class ConsultStart(Event):
+class ConsultStart(Event, frozen=True):
     """Hold the caller and call a target; `conference` joins the target on answer."""
 
     agent_id: str
@@ -320,32 +291,28 @@ class ConsultStart(Event):
     conference: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class ConsultComplete(Event):
+class ConsultComplete(Event, frozen=True):
     """Complete a consult transfer (leave the caller with the consulted party)."""
 
     agent_id: str
     call_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class ConsultCancel(Event):
+class ConsultCancel(Event, frozen=True):
     """End the consult leg and return to the caller."""
 
     agent_id: str
     call_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class ConferenceMerge(Event):
+class ConferenceMerge(Event, frozen=True):
     """Join the consulted party, the caller and the agent in one conference."""
 
     agent_id: str
     call_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class ConferenceDrop(Event):
+class ConferenceDrop(Event, frozen=True):
     """Drop a party (an agent id or an external number) from the conference."""
 
     agent_id: str
@@ -353,8 +320,7 @@ class ConferenceDrop(Event):
     party: str
 
 
-@dataclass(frozen=True, slots=True)
-class SendDigits(Event):
+class SendDigits(Event, frozen=True):
     """Send DTMF on the agent's call (to an IVR or external party)."""
 
     agent_id: str
@@ -362,8 +328,7 @@ class SendDigits(Event):
     digits: str
 
 
-@dataclass(frozen=True, slots=True)
-class WrapUpCode(Event):
+class WrapUpCode(Event, frozen=True):
     """Record a wrap-up code; `finish` also ends wrap-up."""
 
     agent_id: str
@@ -371,15 +336,13 @@ class WrapUpCode(Event):
     finish: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class FinishWrapUp(Event):
+class FinishWrapUp(Event, frozen=True):
     """End after-call work now."""
 
     agent_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class CallbackOutcome(Event):
+class CallbackOutcome(Event, frozen=True):
     """The agent's word on a callback or voicemail task it holds or held.
 
     outcome: "connected" (nothing more), "no_answer" (retry per policy), "cancelled",
@@ -392,15 +355,13 @@ class CallbackOutcome(Event):
     at: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AgentDisconnected(Event):
+class AgentDisconnected(Event, frozen=True):
     """The agent's desktop connection was lost."""
 
     agent_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class AgentReconnected(Event):
+class AgentReconnected(Event, frozen=True):
     """The agent's desktop is back (resumed session)."""
 
     agent_id: str
@@ -409,8 +370,7 @@ class AgentReconnected(Event):
 # Supervisors ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class AssignCall(Event):
+class AssignCall(Event, frozen=True):
     """Offer a waiting call to a named agent next."""
 
     call_id: str
@@ -418,8 +378,7 @@ class AssignCall(Event):
     actor: str
 
 
-@dataclass(frozen=True, slots=True)
-class SetCallPriority(Event):
+class SetCallPriority(Event, frozen=True):
     """Change a waiting call's base priority (its arrival time is kept)."""
 
     call_id: str
@@ -427,8 +386,7 @@ class SetCallPriority(Event):
     actor: str
 
 
-@dataclass(frozen=True, slots=True)
-class MoveCall(Event):
+class MoveCall(Event, frozen=True):
     """Move a waiting call to another group, keeping its place."""
 
     call_id: str
@@ -436,8 +394,7 @@ class MoveCall(Event):
     actor: str
 
 
-@dataclass(frozen=True, slots=True)
-class WithdrawCall(Event):
+class WithdrawCall(Event, frozen=True):
     """Take a waiting call out of the queue to voicemail or to a callback."""
 
     call_id: str
@@ -445,18 +402,16 @@ class WithdrawCall(Event):
     actor: str
 
 
-@dataclass(frozen=True, slots=True)
-class SetAgentSkills(Event):
+class SetAgentSkills(Event, frozen=True):
     """Change an agent's skills, levels or group order live (None keeps the current one)."""
 
     agent_id: str
     actor: str
-    skills: Mapping[str, int] | None = None
+    skills: dict[str, int] | None = None
     groups: tuple[str, ...] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PauseGroup(Event):
+class PauseGroup(Event, frozen=True):
     """Drain a group: no new calls; calls in it are still served."""
 
     group: str
@@ -464,31 +419,27 @@ class PauseGroup(Event):
     paused: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Reload(Event):
+class Reload(Event, frozen=True):
     """Apply a new configuration: new calls follow it, calls in progress are not disturbed."""
 
     config: CenterConfig
     actor: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Tick(Event):
+class Tick(Event, frozen=True):
     """Nothing but the passing of time (timers due are processed)."""
 
 
 # ---------------------------------------------------------------------------- outputs
 
 
-@dataclass(frozen=True, slots=True)
-class Output:
+class Output(msgspec.Struct, frozen=True):
     """Base of engine outputs; `at` is the injected time it happened."""
 
     at: float
 
 
-@dataclass(frozen=True, slots=True)
-class CallQueued(Output):
+class CallQueued(Output, frozen=True):
     """A call or task entered a group's queue (or came back to it)."""
 
     call_id: str
@@ -499,8 +450,7 @@ class CallQueued(Output):
     requeued: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class CallBlocked(Output):
+class CallBlocked(Output, frozen=True):
     """A call was refused by a group: `reason` is full, closed or paused."""
 
     call_id: str
@@ -508,8 +458,7 @@ class CallBlocked(Output):
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Screen:
+class Screen(msgspec.Struct, frozen=True):
     """The screen pop carried by an offer."""
 
     call: CallInfo
@@ -522,8 +471,7 @@ class Screen:
     attempt: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class CallOffered(Output):
+class CallOffered(Output, frozen=True):
     """Reserve `agent_id` for the call: ring its desktop until `ring_deadline`."""
 
     call_id: str
@@ -534,8 +482,7 @@ class CallOffered(Output):
     assigned_by: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class OfferEnded(Output):
+class OfferEnded(Output, frozen=True):
     """An offer stopped ringing: result is accepted, rejected, timeout or withdrawn."""
 
     call_id: str
@@ -545,8 +492,7 @@ class OfferEnded(Output):
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class CallAnswered(Output):
+class CallAnswered(Output, frozen=True):
     """An agent's leg was connected to the customer (queue wait ends here)."""
 
     call_id: str
@@ -556,8 +502,7 @@ class CallAnswered(Output):
     wait: float
 
 
-@dataclass(frozen=True, slots=True)
-class CallAbandoned(Output):
+class CallAbandoned(Output, frozen=True):
     """The caller hung up before an agent answered."""
 
     call_id: str
@@ -566,8 +511,7 @@ class CallAbandoned(Output):
     ringing: bool
 
 
-@dataclass(frozen=True, slots=True)
-class CallOverflowed(Output):
+class CallOverflowed(Output, frozen=True):
     """An overflow rule (or a supervisor move) acted on a waiting call."""
 
     call_id: str
@@ -578,8 +522,7 @@ class CallOverflowed(Output):
     actor: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class CallbackQueued(Output):
+class CallbackQueued(Output, frozen=True):
     """A call became a callback or voicemail task, or a callback attempt was scheduled."""
 
     call_id: str
@@ -590,8 +533,7 @@ class CallbackQueued(Output):
     number: str
 
 
-@dataclass(frozen=True, slots=True)
-class CallbackAttempted(Output):
+class CallbackAttempted(Output, frozen=True):
     """A callback dial-out ended: outcome connected, no_answer, cancelled or rescheduled."""
 
     call_id: str
@@ -601,8 +543,7 @@ class CallbackAttempted(Output):
     outcome: str
 
 
-@dataclass(frozen=True, slots=True)
-class CallPartiesChanged(Output):
+class CallPartiesChanged(Output, frozen=True):
     """Who is on a call changed (answer, hold, transfer, conference)."""
 
     call_id: str
@@ -612,8 +553,7 @@ class CallPartiesChanged(Output):
     event: str  # connected, held, retrieved, transferred, conference, party_left, consult
 
 
-@dataclass(frozen=True, slots=True)
-class CallEnded(Output):
+class CallEnded(Output, frozen=True):
     """The call's one final state, with what the record needs."""
 
     call_id: str
@@ -629,8 +569,7 @@ class CallEnded(Output):
     by: str = ""  # who ended it: caller, agent id, system, supervisor id
 
 
-@dataclass(frozen=True, slots=True)
-class AgentStateChanged(Output):
+class AgentStateChanged(Output, frozen=True):
     """An agent's state changed (or its pending state did)."""
 
     agent_id: str
@@ -643,8 +582,7 @@ class AgentStateChanged(Output):
     call_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class WrapUpEnded(Output):
+class WrapUpEnded(Output, frozen=True):
     """After-call work for a call ended."""
 
     agent_id: str
@@ -654,18 +592,16 @@ class WrapUpEnded(Output):
     seconds: float
 
 
-@dataclass(frozen=True, slots=True)
-class AgentSkillsChanged(Output):
+class AgentSkillsChanged(Output, frozen=True):
     """A supervisor changed an agent's skills or group order."""
 
     agent_id: str
-    skills: Mapping[str, int]
+    skills: dict[str, int]
     groups: tuple[str, ...]
     actor: str
 
 
-@dataclass(frozen=True, slots=True)
-class GroupPaused(Output):
+class GroupPaused(Output, frozen=True):
     """A group was paused (draining) or resumed."""
 
     group: str
@@ -673,8 +609,7 @@ class GroupPaused(Output):
     actor: str
 
 
-@dataclass(frozen=True, slots=True)
-class CallAssigned(Output):
+class CallAssigned(Output, frozen=True):
     """A supervisor handed a waiting call to a named agent (offered to it next)."""
 
     call_id: str
@@ -683,16 +618,14 @@ class CallAssigned(Output):
     actor: str
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigApplied(Output):
+class ConfigApplied(Output, frozen=True):
     """A configuration version took effect."""
 
     version: str
     actor: str
 
 
-@dataclass(frozen=True, slots=True)
-class CallPriorityChanged(Output):
+class CallPriorityChanged(Output, frozen=True):
     """A supervisor changed a waiting call's priority."""
 
     call_id: str
@@ -704,15 +637,13 @@ class CallPriorityChanged(Output):
 # Commands for the switch -----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class SwitchCommand(Output):
+class SwitchCommand(Output, frozen=True):
     """Base of what the switch link must carry out."""
 
     call_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectAgent(SwitchCommand):
+class ConnectAgent(SwitchCommand, frozen=True):
     """Bridge the caller (or consult leg) to the agent's endpoint; announce its number first."""
 
     agent_id: str
@@ -722,8 +653,7 @@ class ConnectAgent(SwitchCommand):
     from_agent: str = ""  # for consult legs: the consulting agent
 
 
-@dataclass(frozen=True, slots=True)
-class DialOut(SwitchCommand):
+class DialOut(SwitchCommand, frozen=True):
     """Call the customer back and bridge the agent (callback and voicemail tasks)."""
 
     agent_id: str
@@ -731,30 +661,26 @@ class DialOut(SwitchCommand):
     number: str
 
 
-@dataclass(frozen=True, slots=True)
-class DropLeg(SwitchCommand):
+class DropLeg(SwitchCommand, frozen=True):
     """Hang up one agent's leg of the call (or an external party's)."""
 
     party: str
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class HoldCaller(SwitchCommand):
+class HoldCaller(SwitchCommand, frozen=True):
     """Hold (held=True) or retrieve the caller."""
 
     held: bool
 
 
-@dataclass(frozen=True, slots=True)
-class TransferExternal(SwitchCommand):
+class TransferExternal(SwitchCommand, frozen=True):
     """Blind-transfer the caller to an external number."""
 
     number: str
 
 
-@dataclass(frozen=True, slots=True)
-class DialConsult(SwitchCommand):
+class DialConsult(SwitchCommand, frozen=True):
     """Open a consult leg `consult_id` from the agent to an external number."""
 
     consult_id: str
@@ -762,23 +688,20 @@ class DialConsult(SwitchCommand):
     number: str
 
 
-@dataclass(frozen=True, slots=True)
-class BridgeConsult(SwitchCommand):
+class BridgeConsult(SwitchCommand, frozen=True):
     """Complete (transfer) or merge (conference) the consult leg into the call."""
 
     consult_id: str
     conference: bool
 
 
-@dataclass(frozen=True, slots=True)
-class PlayDigits(SwitchCommand):
+class PlayDigits(SwitchCommand, frozen=True):
     """Send DTMF on the call."""
 
     digits: str
 
 
-@dataclass(frozen=True, slots=True)
-class EntryTreatment(SwitchCommand):
+class EntryTreatment(SwitchCommand, frozen=True):
     """The group could not take the call: play the prompt and hang up (message)."""
 
     group: str
@@ -786,23 +709,20 @@ class EntryTreatment(SwitchCommand):
     prompt: str
 
 
-@dataclass(frozen=True, slots=True)
-class OfferCallback(SwitchCommand):
+class OfferCallback(SwitchCommand, frozen=True):
     """Ask the caller whether they want a callback (IVR dialog); the answer is CallbackChosen."""
 
     group: str
     estimated_wait: float
 
 
-@dataclass(frozen=True, slots=True)
-class RecordVoicemail(SwitchCommand):
+class RecordVoicemail(SwitchCommand, frozen=True):
     """Take the caller to voicemail; the result is VoicemailRecorded or CallerHangup."""
 
     group: str
 
 
-@dataclass(frozen=True, slots=True)
-class ReleaseCaller(SwitchCommand):
+class ReleaseCaller(SwitchCommand, frozen=True):
     """The caller no longer needs the line (after choosing a callback)."""
 
     reason: str

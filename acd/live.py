@@ -127,6 +127,7 @@ class Agent:
         "calls",
         "cfg",
         "cooldown",
+        "counted",
         "endpoint",
         "handled",
         "id",
@@ -146,6 +147,7 @@ class Agent:
         "pending_reason",
         "pools",
         "reason",
+        "scan",
         "since",
         "skills",
         "state",
@@ -179,7 +181,9 @@ class Agent:
         self.available_at = 0.0  # reject delay: not offered before this
         self.cooldown: Timer | None = None
         self.pools: list[Pool] = []
-        self.members: tuple[str, ...] = ()  # groups to scan, in this agent's order
+        self.members: tuple[str, ...] = ()  # groups it may serve, in this agent's order
+        self.scan: tuple[tuple[Group, int], ...] = ()  # (group, own level) in that order
+        self.counted: tuple[Group, ...] = ()  # groups whose counts include this agent
         self.assigned: deque[Call] = deque()
         self.last_offer: dict[str, int] = {}
         self.handled = 0  # calls handled today

@@ -123,7 +123,8 @@ class GroupQueue:
     def head_of(self, part: SubQueue, now: float) -> Entry | None:
         """The best live entry of a partition at `now`."""
         if self.ceiling != math.inf:
-            self._settle(part, now)
+            if part.due and part.due[0][0] <= now:
+                self._settle(part, now)
             capped = part.capped
             while capped and not capped[0][2].alive:
                 heapq.heappop(capped)

@@ -158,7 +158,7 @@ class Chaos:
                 caller=f"138{y:05d}",
                 brand=BRANDS[y % 4],
                 vip=y % 3,
-                attributes=MappingProxyType({"city": CITIES[x % 3]} if x % 4 else {}),
+                attributes={"city": CITIES[x % 3]} if x % 4 else {},
                 arrived_at=self.t,
             )
             self.send(ev.EnqueueCall(info, gid))
@@ -246,7 +246,7 @@ class Chaos:
             self.send(ev.WithdrawCall(cid, ("voicemail", "callback")[y % 2], "sup"))
         elif k == 28:
             skills = {"vip": y % 11, "general": x % 11, "billing": (x + y) % 11}
-            self.send(ev.SetAgentSkills(aid, "sup", skills=MappingProxyType(skills)))
+            self.send(ev.SetAgentSkills(aid, "sup", skills=skills))
         elif k == 29:
             self.send(ev.AgentDisconnected(aid) if y % 2 else ev.AgentReconnected(aid))
         elif k == 30:

@@ -72,7 +72,7 @@ def info(cid: str, **kw: Any) -> ev.CallInfo:
     if "city" in kw:
         attrs["city"] = kw.pop("city")
     kw.setdefault("caller", "138" + cid.rjust(8, "0")[-8:])
-    return ev.CallInfo(id=cid, attributes=MappingProxyType(attrs), **kw)
+    return ev.CallInfo(id=cid, attributes=attrs, **kw)
 
 
 class Core:

@@ -90,11 +90,11 @@ def test_skill_change_is_matched_at_once() -> None:
     core.login_ready("a1")
     core.call("c1", "h")
     assert core.offered_to("c1") is None
-    core(ev.SetAgentSkills("a1", "sup", skills=MappingProxyType({"g": 5, "h": 3})))
+    core(ev.SetAgentSkills("a1", "sup", skills={"g": 5, "h": 3}))
     assert core.offered_to("c1") == "a1"
     assert core.last(ev.AgentSkillsChanged).skills == {"g": 5, "h": 3}
     with pytest.raises(WrongState):
-        core(ev.SetAgentSkills("a1", "sup", skills=MappingProxyType({"g": 11})))
+        core(ev.SetAgentSkills("a1", "sup", skills={"g": 11}))
 
 
 def test_group_order_change_applies_to_the_next_choice() -> None:
