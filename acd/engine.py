@@ -51,7 +51,7 @@ from acd.model import (
     WrapUpMode,
 )
 from acd.queues import Entry, GroupQueue, MatchKey
-from acd.states import DEFER, AgentState, Trigger, transition
+from acd.states import DEFER, TRANSITIONS, AgentState, Trigger, transition
 from acd.stats import GroupStats
 from acd.strategies import new_pool
 from acd.timers import TimerHeap
@@ -74,6 +74,10 @@ def _floors(config: CenterConfig) -> dict[str, int]:
                     if t in floors:
                         floors[t] = min(floors[t], rule.min_level)
     return floors
+
+
+def _anyone(_agent: Any) -> bool:
+    return True
 
 
 class Engine:
@@ -150,7 +154,13 @@ class Engine:
         A refused event raises an `AcdError` and changes nothing; outputs of timers that fell
         due before it ride on the error as `error.outputs` so the host loses none of them.
         """
-        timed = self.advance(now)
+        heap = self.timers.heap
+        if heap and heap[0][0] <= now:
+            timed = self.advance(now)
+        else:
+            timed = []
+            if now > self.now:
+                self.now = now
         handler = self._handlers.get(type(event))
         if handler is None:
             raise TypeError(f"not an engine event: {event!r}")
@@ -251,7 +261,7 @@ class Engine:
     # ------------------------------------------------------------------ helpers
 
     def _emit(self, out: Output) -> None:
-        self._out.append(out)
+        self._out.append(out)  # hot paths append directly
 
     def _new_group(self, cfg: SkillGroup, floor: int) -> Group:
         stats = GroupStats(
@@ -263,7 +273,9 @@ class Engine:
         return GroupQueue(cfg.id, cfg.ageing_rate, self.config.ageing_ceiling(cfg), self.now)
 
     def _live_agent(self, agent_id: str) -> Agent:
-        agent = self.agent(agent_id)
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            raise UnknownAgent(f"no agent {agent_id!r}", agent_id=agent_id)
         if agent.state is S.LOGGED_OUT:
             raise WrongState(f"agent {agent_id} is not signed in", agent_id=agent_id)
         return agent
@@ -304,6 +316,8 @@ class Engine:
         return state
 
     def _match_key(self, call: Call, cfg: SkillGroup) -> MatchKey:
+        if not cfg.match:
+            return ()
         attrs = call.info.attributes
         return tuple(attrs.get(ca) for ca, _ in cfg.match)
 
@@ -339,9 +353,47 @@ class Engine:
             c = g.counts
             c[state] = c.get(state, 0) + delta
 
-    def _recount(self, agent: Agent, old: AgentState, new: AgentState) -> None:
-        """Move the agent from one state's count to another's in each of its groups."""
-        for g in agent.counted:
+    # ------------------------------------------------------------------ agent states
+
+    def _change(
+        self, agent: Agent, trigger: Trigger, reason: str = "", actor: str = "", call_id: str = ""
+    ) -> None:
+        """The one place an agent's state changes (the table in acd.states decides)."""
+        old = agent.state
+        result = TRANSITIONS.get((old, trigger))
+        if result is None:
+            transition(old, trigger)  # raises IllegalTransition, nothing changed
+        if result is DEFER:
+            agent.pending = PENDING_OF[trigger]
+            agent.pending_reason = reason
+            agent.pending_actor = actor
+            self._out.append(
+                ev.AgentStateChanged(
+                    self.now, agent.id, old, old, agent.reason, actor, agent.pending, reason,
+                    call_id,
+                )
+            )  # fmt: skip
+            return
+        assert isinstance(result, AgentState)
+        new = result
+        if agent.pending is not None and old in WORK and new not in WORK:
+            if new is S.READY or agent.pending is S.LOGGED_OUT:
+                new, reason, actor = agent.pending, agent.pending_reason, agent.pending_actor
+            agent.pending = None
+        if new is S.NOT_READY:
+            reason = reason or ("forced" if actor else "login")
+        elif new is S.READY:
+            if not agent.online:
+                new, reason = S.NOT_READY, "disconnected"
+            else:
+                reason = ""
+        else:
+            reason = ""
+        if old is new and reason == agent.reason:
+            return
+        if old is S.READY and agent.pools:
+            self._leave_idle(agent)
+        for g in agent.counted:  # the agent's groups count agents by state
             c = g.counts
             if old is not S.LOGGED_OUT:
                 c[old] -= 1
@@ -350,70 +402,20 @@ class Engine:
             elif g.home and g.state_rules and not any(c.values()):
                 # "no agent signed in" must act at once, not at the next periodic check.
                 self._schedule_check(g, self.now)
-
-    # ------------------------------------------------------------------ agent states
-
-    def _change(
-        self, agent: Agent, trigger: Trigger, reason: str = "", actor: str = "", call_id: str = ""
-    ) -> None:
-        """The one place an agent's state changes (the table in acd.states decides)."""
-        old = agent.state
-        result = transition(old, trigger)
-        if result is DEFER:
-            agent.pending = PENDING_OF[trigger]
-            agent.pending_reason = reason
-            agent.pending_actor = actor
-            self._emit(
-                ev.AgentStateChanged(
-                    self.now,
-                    agent.id,
-                    old,
-                    old,
-                    agent.reason,
-                    actor,
-                    agent.pending,
-                    reason,
-                    call_id,
-                )
-            )
-            return
-        assert isinstance(result, AgentState)
-        new = result
-        if old in WORK and new not in WORK and agent.pending is not None:
-            if new is S.READY or agent.pending is S.LOGGED_OUT:
-                new, reason, actor = agent.pending, agent.pending_reason, agent.pending_actor
-            agent.pending = None
-        if new is S.READY and not agent.online:
-            new, reason = S.NOT_READY, "disconnected"
-        if new is S.NOT_READY and not reason:
-            reason = "forced" if actor else "login"
-        if new is not S.NOT_READY:
-            reason = ""
-        if old is new and reason == agent.reason:
-            return
-        if old is S.READY:
-            self._leave_idle(agent)
-        self._recount(agent, old, new)
         agent.state = new
         agent.reason = reason
         agent.since = self.now
         if new is S.LOGGED_OUT:
             self._signed_out(agent)
-        self._emit(
+        self._out.append(
             ev.AgentStateChanged(
-                self.now,
-                agent.id,
-                old,
-                new,
-                reason,
-                actor,
-                agent.pending,
-                agent.pending_reason,
+                self.now, agent.id, old, new, reason, actor, agent.pending, agent.pending_reason,
                 call_id,
             )
-        )
+        )  # fmt: skip
         if new is S.READY:
-            agent.misses = 0 if trigger is T.READY else agent.misses
+            if trigger is T.READY:
+                agent.misses = 0
             self._available(agent)
 
     def _signed_out(self, agent: Agent) -> None:
@@ -492,6 +494,12 @@ class Engine:
             pool = g.pools.get(key[0] if cfg.match else None)
             if not pool:
                 continue
+            if len(key) < 2 and level <= g.floor:
+                # Everyone in this pool has the level and the only attribute: take the first.
+                agent = pool.first(_anyone)
+                assert isinstance(agent, Agent)
+                self._offer(call, agent, g)
+                return
             skill = cfg.skill
 
             def ok(
@@ -556,7 +564,8 @@ class Engine:
         home = self.groups[call.group].cfg
         deadline = self.now + home.ring_timeout
         call.timer = self.timers.add(deadline, self._ring_timeout, call)
-        agent.last_offer[via.cfg.id] = next(self._offer_seq)
+        if via.cfg.strategy is Strategy.ROUND_ROBIN:
+            agent.last_offer[via.cfg.id] = next(self._offer_seq)
         screen = ev.Screen(
             call=call.info,
             kind=call.kind,
@@ -620,7 +629,7 @@ class Engine:
                 reason = "paused"
             elif not self._calendar_open(cfg):
                 reason = "closed"
-            elif cfg.capacity and self._inbound_waiting(g) >= cfg.capacity:
+            elif cfg.capacity and len(g.home) >= cfg.capacity and self._full(g):
                 reason = "full"
             if reason:
                 self._refuse(call, g, reason, depth)
@@ -630,10 +639,15 @@ class Engine:
         if cfg.id not in call.groups_seen:
             call.groups_seen.append(cfg.id)
         g.stats.offered(self.now)
+        self._out.append(
+            ev.CallQueued(self.now, call.id, cfg.id, call.kind, call.base, call.queued_at)
+        )
+        call.phase = CallPhase.QUEUED
+        self._match_call(call)  # an idle agent takes it before it is ever filed
+        if call.phase is not CallPhase.QUEUED:
+            return
         self._queue(call)
-        self._emit(ev.CallQueued(self.now, call.id, cfg.id, call.kind, call.base, call.queued_at))
-        self._match_call(call)
-        if call.phase is not CallPhase.QUEUED or call.kind is not CallKind.INBOUND:
+        if call.kind is not CallKind.INBOUND:
             return
         offer_at = cfg.callback.offer_when_estimated_wait
         if offer_at is not None and call.caller_present:
@@ -642,8 +656,9 @@ class Engine:
                 self._emit(ev.OfferCallback(self.now, call.id, cfg.id, wait))
         self._rules(call)
 
-    def _inbound_waiting(self, g: Group) -> int:
-        return sum(1 for c in g.home.values() if c.caller_present)
+    def _full(self, g: Group) -> bool:
+        """Whether callers on the line fill the group (callback tasks hold no line)."""
+        return sum(1 for c in g.home.values() if c.caller_present) >= g.cfg.capacity
 
     def _refuse(self, call: Call, g: Group, reason: str, depth: int) -> None:
         cfg = g.cfg
@@ -1357,7 +1372,6 @@ class Engine:
             self._close_wrap(agent, e.actor)
         elif agent.state is S.NOT_READY and not agent.online and not e.actor:
             raise WrongState("the desktop is not connected", agent_id=agent.id)
-        transition(agent.state, T.READY)
         self._change(agent, T.READY, actor=e.actor)
 
     def _on_not_ready(self, e: ev.AgentNotReady) -> None:

@@ -52,7 +52,12 @@ class FifoPool:
 
     def first(self, ok: Callable[[Idle], bool]) -> Idle | None:
         """The longest-idle agent passing `ok`."""
-        for a in self._agents.values():
+        agents = self._agents
+        if agents:
+            a = next(iter(agents.values()))
+            if ok(a):
+                return a
+        for a in agents.values():
             if ok(a):
                 return a
         return None

@@ -31,28 +31,28 @@ class Timer:
 class TimerHeap:
     """Deadlines in order; cancelled ones are dropped lazily."""
 
-    __slots__ = ("_heap", "_seq")
+    __slots__ = ("_seq", "heap")
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Timer]] = []
+        self.heap: list[tuple[float, int, Timer]] = []  # read-only outside this class
         self._seq = itertools.count()
 
     def add(self, at: float, fn: Callable[[Any], None], arg: Any = None) -> Timer:
         """File a deadline."""
         t = Timer(at, fn, arg)
-        heapq.heappush(self._heap, (at, next(self._seq), t))
+        heapq.heappush(self.heap, (at, next(self._seq), t))
         return t
 
     def next_deadline(self) -> float | None:
         """The earliest live deadline."""
-        heap = self._heap
+        heap = self.heap
         while heap and heap[0][2].cancelled:
             heapq.heappop(heap)
         return heap[0][0] if heap else None
 
     def pop_due(self, now: float) -> Timer | None:
         """The earliest live timer due at or before `now`, removed; None if none is due."""
-        heap = self._heap
+        heap = self.heap
         while heap:
             at, _, t = heap[0]
             if t.cancelled:
@@ -65,4 +65,4 @@ class TimerHeap:
         return None
 
     def __len__(self) -> int:
-        return sum(1 for _, _, t in self._heap if not t.cancelled)
+        return sum(1 for _, _, t in self.heap if not t.cancelled)
