@@ -284,6 +284,7 @@ class CenterConfig:
     teams: Mapping[str, Team] = field(default_factory=_empty)
     version: str = ""  # digest of the source files
     sections: Mapping[str, Any] = field(default_factory=_empty)  # other sides' tables
+    source: str = ""  # the main configuration file, as given to the loader
 
     def starvation_bound(self, group: SkillGroup) -> float | None:
         """Seconds after which no newly arriving call can overtake a waiting one.
