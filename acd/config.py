@@ -81,6 +81,7 @@ CORE = (
 )
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_ENDPOINT = "sip:{id}@localhost"
+_VALUED_CONDITIONS = ("waited", "queue_length", "estimated_wait", "service_level_below")
 _SPAN = re.compile(r"(\d{2}):(\d{2})\s*-\s*(\d{2}):(\d{2})")
 
 
@@ -146,6 +147,7 @@ class _AgentSpec:
     attributes: dict[str, frozenset[str]] = field(default_factory=dict)
     endpoint: str = DEFAULT_ENDPOINT
     secret_hash: str = ""
+    bad_skills: set[str] = field(default_factory=set)
 
     def make(self, agent_id: str) -> AgentConfig:
         """The agent with id `agent_id` ({id} in name, number and endpoint is replaced)."""
@@ -465,7 +467,8 @@ class _Builder:
                 no_agent_ready=wr.flag("no_agent_ready"),
                 service_level_below=wr.opt_number("service_level_below", lo=0, hi=1, lo_open=True),
             )
-            if when.is_empty():
+            # A condition given with a bad value was reported already.
+            if when.is_empty() and not any(k in wr.table for k in _VALUED_CONDITIONS):
                 wr.error(
                     None,
                     "needs at least one condition: waited, queue_length, estimated_wait, "
@@ -563,6 +566,8 @@ class _Builder:
                 level = sr.integer(skill, 0, lo=1, hi=10)
                 if level:
                     spec.skills[skill] = level
+                else:
+                    spec.bad_skills.add(skill)  # reported: no follow-on "lacks it" error
         for g in ar.text_list("groups") or []:
             spec.groups.append(g)
             self.refs.need("group", g.value, g.loc)
@@ -621,7 +626,7 @@ class _Builder:
                 continue
             for gid, loc in spec.groups:
                 listed = self.groups.get(gid)
-                if listed is None:
+                if listed is None or listed.skill in spec.bad_skills:
                     continue
                 level = spec.skills.get(listed.skill, 0)
                 if level < floors[gid]:
