@@ -637,10 +637,20 @@ class _Builder:
                         "or more; "
                         f"the agent {has}, so it would never serve it",
                     )
-            if self.groups and not any(
-                spec.skills.get(g.skill, 0) >= floors[gid] for gid, g in self.groups.items()
-            ):
+            qualified = [
+                gid for gid, g in self.groups.items() if spec.skills.get(g.skill, 0) >= floors[gid]
+            ]
+            if self.groups and not qualified:
                 spec.reader.warning(None, "serves no group: no skill at any group's level")
+            named = {gid for gid, _ in spec.groups}
+            extra = [gid for gid in qualified if gid not in named]
+            if named and extra:
+                # The engine serves every group the skills qualify for; `groups` only orders.
+                spec.reader.warning(
+                    "groups",
+                    f"the agent's skills also qualify it for {_names(extra)}, served after the "
+                    "listed groups; list them to make the order explicit",
+                )
         sets = {s for a in self.agents.values() for s in a.attributes}
         for gid, agent_set, loc in self.match_locs:
             if self.agents and agent_set not in sets:
@@ -673,6 +683,11 @@ class _Builder:
                     f"priority stays strict and low-priority calls can starve; "
                     f"use at least {spread:g}",
                 )
+
+
+def _names(ids: list[str]) -> str:
+    quoted = [f"'{i}'" for i in ids]
+    return ("group " if len(ids) == 1 else "groups ") + ", ".join(quoted)
 
 
 def _date(value: Any) -> dt.date | None:

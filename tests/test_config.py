@@ -669,3 +669,22 @@ def test_check_config_lists_errors_and_warnings(
     out, err = capsys.readouterr()
     assert err.startswith("warning: c.toml: groups.g.ageing_rate: ")
     assert out.startswith("c.toml: ok (1 groups, 1 agents, 1 warning, version ")
+
+
+def test_unlisted_groups_the_skills_qualify_for_are_pointed_out(here: Path) -> None:
+    write(
+        here / "c.toml",
+        """\
+        [groups.gotone]
+        [groups.mzone]
+        [agents.a]
+        skills = { gotone = 5, mzone = 5 }
+        groups = ["gotone"]
+        """,
+    )
+    report = validate_config("c.toml")
+    assert report.ok
+    assert report.warnings == (
+        "c.toml: agents.a.groups: the agent's skills also qualify it for group 'mzone', served "
+        "after the listed groups; list them to make the order explicit",
+    )
