@@ -81,6 +81,8 @@ CORE = (
 )
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_ENDPOINT = "sip:{id}@localhost"
+_GROUP_DEFAULTS = SkillGroup(id="", name="", skill="")  # defaults live in the model
+_CENTER_DEFAULTS = CenterConfig()
 _VALUED_CONDITIONS = ("waited", "queue_length", "estimated_wait", "service_level_below")
 _SPAN = re.compile(r"(\d{2}):(\d{2})\s*-\s*(\d{2}):(\d{2})")
 
@@ -172,7 +174,7 @@ class _Builder:
         self.p = problems
         self.top = Reader(root, problems)
         self.refs = Refs()
-        self.tz: dt.tzinfo = dt.UTC
+        self.tz: dt.tzinfo = _CENTER_DEFAULTS.timezone
         self.calendars: dict[str, Calendar] = {}
         self.groups: dict[str, SkillGroup] = {}
         self.group_readers: dict[str, Reader] = {}
@@ -184,7 +186,7 @@ class _Builder:
     def build(self) -> CenterConfig:
         """Read every table, cross-check, and assemble the config."""
         top = self.top
-        top.allow(*SECTIONS)
+        top.allow(*SECTIONS, "include")  # include is consumed while reading files
         center = self._center()
         priorities = self._priorities()
         reasons = self._labels("reasons", dict(SYSTEM_REASONS))
@@ -201,11 +203,8 @@ class _Builder:
         self._cross_checks(priorities)
         top.finish()
         return CenterConfig(
-            name=center["name"],
+            **center,
             timezone=self.tz,
-            sl_threshold=center["sl_threshold"],
-            interval_minutes=center["interval_minutes"],
-            overflow_check_period=center["overflow_check_period"],
             priorities=priorities,
             reasons=_frozen(reasons),
             wrapup_codes=_frozen(wrapup),
@@ -219,31 +218,29 @@ class _Builder:
     # -- [center], [priorities], labels ----------------------------------------------
 
     def _center(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "name": "ACD",
-            "sl_threshold": 15.0,
-            "interval_minutes": 15,
-            "overflow_check_period": 5.0,
-        }
+        """CenterConfig keyword arguments from [center]."""
+        d = _CENTER_DEFAULTS
         r = self.top.table_at("center")
         if r is None:
-            return out
-        out["name"] = r.text("name", "ACD", nonempty=True)
-        self.tz = r.timezone("timezone", dt.UTC)
-        out["sl_threshold"] = r.number("sl_threshold", 15.0, lo=0, lo_open=True)
-        out["interval_minutes"] = r.one_of("interval_minutes", (15, 30, 60), 15)
-        out["overflow_check_period"] = r.number(
-            "overflow_check_period", 5.0, lo=0, hi=300, lo_open=True
-        )
-        return out
+            return {}
+        self.tz = r.timezone("timezone", d.timezone)
+        return {
+            "name": r.text("name", d.name, nonempty=True),
+            "sl_threshold": r.number("sl_threshold", d.sl_threshold, lo=0, lo_open=True),
+            "interval_minutes": r.one_of("interval_minutes", (15, 30, 60), d.interval_minutes),
+            "overflow_check_period": r.number(
+                "overflow_check_period", d.overflow_check_period, lo=0, hi=300, lo_open=True
+            ),
+        }
 
     def _priorities(self) -> Priorities:
+        d = Priorities()
         r = self.top.table_at("priorities")
         if r is None:
-            return Priorities()
-        default = r.number("default", 0.0)
-        floor = r.number("floor", 0.0)
-        ceiling = r.number("ceiling", 1000.0)
+            return d
+        default = r.number("default", d.default)
+        floor = r.number("floor", d.floor)
+        ceiling = r.number("ceiling", d.ceiling)
         if floor > ceiling:
             r.error("ceiling", f"must not be below the floor ({floor:g})")
         elif not floor <= default <= ceiling:
@@ -364,18 +361,19 @@ class _Builder:
             self.groups[gid] = self._group(gid, gr)
 
     def _group(self, gid: str, gr: Reader) -> SkillGroup:
-        target = ServiceTarget()
+        d = _GROUP_DEFAULTS
+        target = d.target
         tr = gr.table_at("target")
         if tr is not None:
             target = ServiceTarget(
-                ratio=tr.number("ratio", 0.8, lo=0, hi=1, lo_open=True),
-                seconds=tr.number("seconds", 20.0, lo=0, lo_open=True),
+                ratio=tr.number("ratio", target.ratio, lo=0, hi=1, lo_open=True),
+                seconds=tr.number("seconds", target.seconds, lo=0, lo_open=True),
             )
-        wrap = WrapUp()
+        wrap = d.wrap_up
         wr = gr.table_at("wrap_up")
         if wr is not None:
-            mode = wr.choice("mode", WrapUpMode, WrapUpMode.TIMED)
-            seconds = wr.number("seconds", 10.0, lo=0)
+            mode = wr.choice("mode", WrapUpMode, wrap.mode)
+            seconds = wr.number("seconds", wrap.seconds, lo=0)
             if mode is not WrapUpMode.TIMED and wr.has("seconds"):
                 wr.warning("seconds", f"ignored: wrap-up mode is '{mode.value}', not 'timed'")
             wrap = WrapUp(mode, seconds)
@@ -390,20 +388,18 @@ class _Builder:
         calendar = gr.opt_text("calendar")
         if calendar is not None:
             self.refs.need("calendar", calendar, gr.loc("calendar"))
-        callback = CallbackPolicy()
+        callback = d.callback
         cr = gr.table_at("callback")
         if cr is not None:
             callback = CallbackPolicy(
                 offer_when_estimated_wait=cr.opt_number("offer_when_estimated_wait", lo=0),
-                retry_delay=cr.number("retry_delay", 300.0, lo=0, lo_open=True),
-                max_attempts=cr.integer("max_attempts", 3, lo=1, hi=100),
+                retry_delay=cr.number("retry_delay", callback.retry_delay, lo=0, lo_open=True),
+                max_attempts=cr.integer("max_attempts", callback.max_attempts, lo=1, hi=100),
             )
         rules: list[OverflowRule] = []
         names: dict[str, Loc] = {}
         for i, rr in gr.tables_in("overflow"):
             rule = self._rule(gid, i, rr)
-            if rule is None:
-                continue
             if rule.name in names:
                 rr.error("name", f"rule '{rule.name}' is already defined at {names[rule.name]}")
             names[rule.name] = rr.loc("name")
@@ -412,14 +408,14 @@ class _Builder:
             id=gid,
             name=gr.text("name", gid, nonempty=True),
             skill=gr.text("skill", gid, nonempty=True),
-            min_level=gr.integer("min_level", 1, lo=1, hi=10),
+            min_level=gr.integer("min_level", d.min_level, lo=1, hi=10),
             target=target,
-            capacity=gr.integer("capacity", 0, lo=0),
-            ring_timeout=gr.number("ring_timeout", 15.0, lo=0, lo_open=True),
+            capacity=gr.integer("capacity", d.capacity, lo=0),
+            ring_timeout=gr.number("ring_timeout", d.ring_timeout, lo=0, lo_open=True),
             wrap_up=wrap,
-            strategy=gr.choice("strategy", Strategy, Strategy.LONGEST_IDLE),
-            reject_delay=gr.number("reject_delay", 5.0, lo=0),
-            max_misses=gr.integer("max_misses", 3, lo=1),
+            strategy=gr.choice("strategy", Strategy, d.strategy),
+            reject_delay=gr.number("reject_delay", d.reject_delay, lo=0),
+            max_misses=gr.integer("max_misses", d.max_misses, lo=1),
             match=tuple(match),
             overflow=tuple(rules),
             callback=callback,
@@ -428,10 +424,10 @@ class _Builder:
             full=self._entry(gid, gr, "full"),
             announce_agent_number=gr.flag("announce_agent_number"),
             survey=gr.flag("survey"),
-            ageing_rate=gr.number("ageing_rate", 1.0, lo=0),
-            ageing_cap=gr.number("ageing_cap", 1000.0, lo=0, allow_inf=True),
-            expected_aht=gr.number("expected_aht", 180.0, lo=0, lo_open=True),
-            announce_period=gr.number("announce_period", 30.0, lo=0, lo_open=True),
+            ageing_rate=gr.number("ageing_rate", d.ageing_rate, lo=0),
+            ageing_cap=gr.number("ageing_cap", d.ageing_cap, lo=0, allow_inf=True),
+            expected_aht=gr.number("expected_aht", d.expected_aht, lo=0, lo_open=True),
+            announce_period=gr.number("announce_period", d.announce_period, lo=0, lo_open=True),
         )
 
     def _entry(self, gid: str, gr: Reader, key: str) -> EntryRule:
@@ -454,7 +450,7 @@ class _Builder:
             target = None
         return EntryRule(action, prompt, target)
 
-    def _rule(self, gid: str, i: int, rr: Reader) -> OverflowRule | None:
+    def _rule(self, gid: str, i: int, rr: Reader) -> OverflowRule:
         name = rr.text("name", f"rule-{i + 1}", nonempty=True)
         when = Conditions()
         wr = rr.table_at("when", required=True)
