@@ -9,21 +9,34 @@ from pathlib import Path
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from acd.config import load_config
-    from acd.errors import ConfigError
+    """Validate a configuration. Output is scripted by operators: keep it stable.
 
-    try:
-        cfg = load_config(args.path)
-    except ConfigError as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
-        print(f"{len(err.problems)} error(s)", file=sys.stderr)
+    stderr: one line per error (`FILE: KEY.PATH: reason`), then one per warning (prefixed
+    `warning: `). stdout: one summary line. Exit 0 when valid (warnings allowed), else 1.
+    """
+    from acd.config import validate_config
+
+    report = validate_config(args.path)
+    for problem in report.errors:
+        print(problem, file=sys.stderr)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    cfg = report.config
+    if cfg is None:
+        print(
+            f"{args.path}: invalid ({_count(len(report.errors), 'error')}, "
+            f"{_count(len(report.warnings), 'warning')})"
+        )
         return 1
     print(
         f"{args.path}: ok ({len(cfg.groups)} groups, {len(cfg.agents)} agents, "
-        f"version {cfg.version[:12]})"
+        f"{_count(len(report.warnings), 'warning')}, version {cfg.version[:12]})"
     )
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _serve(args: argparse.Namespace) -> int:

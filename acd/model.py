@@ -286,6 +286,7 @@ class CenterConfig:
     teams: Mapping[str, Team] = field(default_factory=_empty)
     version: str = ""  # digest of the source files
     sections: Mapping[str, Any] = field(default_factory=_empty)  # other sides' tables
+    source: str = ""  # the main configuration file, as given to the loader
 
     def ageing_ceiling(self, group: SkillGroup) -> float:
         """The effective priority at which a group's calls stop ageing."""
