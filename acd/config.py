@@ -673,11 +673,11 @@ class _Builder:
                     f"{spread:g} points, low-priority calls can starve",
                 )
             elif spread > 0 and g.ageing_cap < spread:
-                gr.warning(
+                gr.error(
                     "ageing_cap",
                     f"{g.ageing_cap:g} is below the priority spread {spread:g} (ceiling - floor): "
-                    f"priority stays strict and low-priority calls can starve; "
-                    f"use at least {spread:g}",
+                    f"calls based above floor + cap would start at the ceiling and lose their "
+                    f"priority; use at least {spread:g} (or ageing_rate = 0 for strict priority)",
                 )
 
 

@@ -727,7 +727,8 @@ class Engine:
             if i in call.fired:
                 continue
             w = rule.when
-            if w.waited is not None and self.now - call.entered_at < w.waited:
+            # Compare with the very sum the timer fires at: a difference could round below.
+            if w.waited is not None and self.now < call.entered_at + w.waited:
                 next_due = min(next_due, call.entered_at + w.waited)
                 continue
             if not self._holds(w, call, g):

@@ -402,7 +402,7 @@ def test_warnings_do_not_fail_the_load(here: Path) -> None:
         ceiling = 500
         [calendars.never]
         [groups.g]
-        ageing_cap = 100
+        ageing_cap = 500
         calendar = "never"
         match = { city = "cities" }
         [groups.h]
@@ -417,14 +417,26 @@ def test_warnings_do_not_fail_the_load(here: Path) -> None:
         "c.toml: calendars.never: never open: no opening hours on any day",
         "c.toml: groups.g.match.city: no agent has an attribute set 'cities': calls carrying "
         "this attribute will wait in 'g' forever",
-        "c.toml: groups.g.ageing_cap: 100 is below the priority spread 500 (ceiling - floor): "
-        "priority stays strict and low-priority calls can starve; use at least 500",
         "c.toml: groups.h.skill: no agent has skill 'h' at level 1 or more: nobody can answer "
         "this group",
         "c.toml: groups.h.ageing_rate: 0 means waiting calls never gain priority: with "
         "priorities spanning 500 points, low-priority calls can starve",
     )
-    assert report.config.starvation_bound(report.config.groups["g"]) is None
+    assert report.config.starvation_bound(report.config.groups["g"]) == 500.0
+    assert report.config.starvation_bound(report.config.groups["h"]) is None
+
+
+def test_an_ageing_cap_below_the_priority_spread_is_an_error(here: Path) -> None:
+    (here / "c.toml").write_text(
+        "[priorities]\nceiling = 500\n[groups.g]\nageing_cap = 100\n[agents.a]\nskills = { g = 1 }\n"
+    )
+    report = validate_config("c.toml")
+    assert not report.ok
+    assert report.errors == (
+        "c.toml: groups.g.ageing_cap: 100 is below the priority spread 500 (ceiling - floor): "
+        "calls based above floor + cap would start at the ceiling and lose their priority; "
+        "use at least 500 (or ageing_rate = 0 for strict priority)",
+    )
 
 
 def test_widen_rules_lower_the_level_an_agent_needs(here: Path) -> None:
