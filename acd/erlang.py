@@ -155,7 +155,7 @@ class ErlangA:
     def service_level_excluding_short_abandons(self) -> float:
         """Answered within T / (offered - abandoned within T), the convention of `acd.stats`."""
         denom = 1.0 - self.abandoned_within_sl
-        return self.service_level / denom if denom > 0.0 else 0.0
+        return min(1.0, self.service_level / denom) if denom > 0.0 else 0.0
 
 
 def erlang_a(
@@ -163,8 +163,8 @@ def erlang_a(
 ) -> ErlangA:
     """Erlang A figures: `erlang_c` plus exponential caller patience of mean `patience_s`.
 
-    Exact up to truncating stationary probabilities below 1e-18 of the largest. Valid at any
-    load, including a >= c (abandonment keeps the queue finite). Needs at least one agent.
+    Exact up to truncating negligible probabilities (figures are good to about 1e-15). Valid at
+    any load, including a >= c (abandonment keeps the queue finite). Needs at least one agent.
 
     Method: the number in system is a birth-death chain (birth λ, death min(k, c)·μ +
     max(k - c, 0)·θ), read by arrivals as they find it (PASTA). A caller that finds j others
@@ -242,9 +242,9 @@ def _erlang_a(lam: float, mu: float, theta: float, c: int, sl_seconds: float) ->
         service_level=min(1.0, immediate + served_in_t),
         abandon_rate=p_ab,
         asa_seconds=wait_served / answered,
-        occupancy=lam * answered / mu / c,
+        occupancy=min(1.0, lam * answered / mu / c),  # min: rounding only
         mean_wait_abandoned_seconds=wait_ab / p_ab if p_ab > 0.0 else 0.0,
-        abandoned_within_sl=ab_in_t,
+        abandoned_within_sl=min(ab_in_t, p_ab),  # min: rounding only
     )
 
 
@@ -319,7 +319,7 @@ def _within(
         while hi > 0 and mass[hi] < _TINY:  # nothing flows back up: trim the emptied top
             mass[hi] = 0.0
             hi -= 1
-        if max(mass[low : hi + 1]) < _TINY:
+        if hi < low or max(mass[low : hi + 1]) < _TINY:  # all of it has left
             break
         log_pmf += log_x - math.log(k)
         cdf += math.exp(log_pmf)
@@ -406,8 +406,10 @@ def staff(
 
     `calls` arrive over `interval_s` seconds with mean handle time `aht_s`. With
     `max_occupancy`, the count is also raised until occupancy is at most that. Erlang C is
-    always computed; Erlang A too when `patience_s` (mean caller patience) is given. Each count
-    is grossed up to a scheduled headcount: agents / (1 - shrinkage), rounded up.
+    always computed, and its count always exceeds the load (else the queue never drains);
+    Erlang A too when `patience_s` (mean caller patience) is given, which may need fewer agents
+    than the load. Each count is grossed up to a scheduled headcount: agents / (1 - shrinkage),
+    rounded up. With no calls Erlang C needs 0 agents and Erlang A reports 1.
     """
     _finite("calls", calls)
     _finite("interval_s", interval_s, strict=True)
