@@ -80,6 +80,10 @@ def _anyone(_agent: Any) -> bool:
     return True
 
 
+def _finite(seconds: float) -> float | None:
+    return None if math.isinf(seconds) else seconds
+
+
 class Engine:
     """Call distribution for one center. Feed it events; carry out what it returns."""
 
@@ -653,7 +657,7 @@ class Engine:
         if offer_at is not None and call.caller_present:
             wait = self.estimated_wait(call.id)
             if wait >= offer_at:
-                self._emit(ev.OfferCallback(self.now, call.id, cfg.id, wait))
+                self._emit(ev.OfferCallback(self.now, call.id, cfg.id, _finite(wait)))
         self._rules(call)
 
     def _full(self, g: Group) -> bool:
@@ -681,7 +685,7 @@ class Engine:
         elif action is EntryAction.CALLBACK:
             call.group = cfg.id
             self._park(call, None, "callback:" + cause.value)
-            self._emit(ev.OfferCallback(self.now, call.id, cfg.id, math.inf))
+            self._emit(ev.OfferCallback(self.now, call.id, cfg.id, None))
         else:
             self._emit(ev.EntryTreatment(self.now, call.id, cfg.id, reason, rule.prompt))
             self._end(call, cause, "system")
@@ -804,7 +808,8 @@ class Engine:
                     return
             call.fired.discard(index)  # no target open now: try again later
         elif rule.action is OverflowAction.CALLBACK:
-            self._emit(ev.OfferCallback(self.now, call.id, gid, self.estimated_wait(call.id)))
+            wait = _finite(self.estimated_wait(call.id))
+            self._emit(ev.OfferCallback(self.now, call.id, gid, wait))
         else:
             self._emit(ev.CallOverflowed(self.now, call.id, gid, gid, "voicemail", rule.name))
             self._park(call, None, "voicemail")

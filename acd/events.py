@@ -713,7 +713,7 @@ class OfferCallback(SwitchCommand, frozen=True):
     """Ask the caller whether they want a callback (IVR dialog); the answer is CallbackChosen."""
 
     group: str
-    estimated_wait: float
+    estimated_wait: float | None  # None: nobody is staffed, the wait has no bound
 
 
 class RecordVoicemail(SwitchCommand, frozen=True):
