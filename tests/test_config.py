@@ -428,7 +428,8 @@ def test_warnings_do_not_fail_the_load(here: Path) -> None:
 
 def test_an_ageing_cap_below_the_priority_spread_is_an_error(here: Path) -> None:
     (here / "c.toml").write_text(
-        "[priorities]\nceiling = 500\n[groups.g]\nageing_cap = 100\n[agents.a]\nskills = { g = 1 }\n"
+        "[priorities]\nceiling = 500\n[groups.g]\nageing_cap = 100\n"
+        "[agents.a]\nskills = { g = 1 }\n"
     )
     report = validate_config("c.toml")
     assert not report.ok
