@@ -14,23 +14,23 @@ def _check_config(args: argparse.Namespace) -> int:
     stderr: one line per error (`FILE: KEY.PATH: reason`), then one per warning (prefixed
     `warning: `). stdout: one summary line. Exit 0 when valid (warnings allowed), else 1.
     """
-    from acd.config import validate_config
+    from acd.settings import validate_settings
 
-    report = validate_config(args.path)
-    for problem in report.errors:
+    settings, problems = validate_settings(args.path)
+    for problem in problems.errors:
         print(problem, file=sys.stderr)
-    for warning in report.warnings:
+    for warning in problems.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    cfg = report.config
-    if cfg is None:
+    if settings is None:
         print(
-            f"{args.path}: invalid ({_count(len(report.errors), 'error')}, "
-            f"{_count(len(report.warnings), 'warning')})"
+            f"{args.path}: invalid ({_count(len(problems.errors), 'error')}, "
+            f"{_count(len(problems.warnings), 'warning')})"
         )
         return 1
+    cfg = settings.center
     print(
         f"{args.path}: ok ({len(cfg.groups)} groups, {len(cfg.agents)} agents, "
-        f"{_count(len(report.warnings), 'warning')}, version {cfg.version[:12]})"
+        f"{_count(len(problems.warnings), 'warning')}, version {cfg.version[:12]})"
     )
     return 0
 
@@ -40,21 +40,23 @@ def _count(n: int, noun: str) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from acd.config import default_config_path, load_config
+    from acd.app import App, run
+    from acd.config import default_config_path
     from acd.errors import ConfigError
+    from acd.logsetup import configure
+    from acd.settings import load_settings
 
+    configure(args.log_level)
     path = Path(args.config) if args.config else default_config_path()
     try:
-        cfg = load_config(path)
+        settings = load_settings(path)
     except ConfigError as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)
         return 2
-    print(
-        f"acd: loaded {path} ({len(cfg.groups)} groups, {len(cfg.agents)} agents); "
-        f"listening for nothing yet on {args.host}:{args.port}, data in {args.data_dir}"
-    )
-    return 0
+    for warning in settings.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return run(lambda: App(settings, host=args.host, port=args.port, data_dir=args.data_dir))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     s.add_argument("--data-dir", default="./var", help="data folder (default ./var)")
+    s.add_argument("--log-level", default="info", help="debug, info, warning or error")
     s.set_defaults(func=_serve)
 
     c = sub.add_parser("check-config", help="validate a center configuration")

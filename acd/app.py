@@ -1,0 +1,145 @@
+"""`acd serve`: the engine, its host, the web server and the sides, started and stopped in order.
+
+Each side is a component built by a factory `(App) -> Component` listed in `COMPONENTS`;
+components start in list order and stop in reverse. They find each other through
+`App.components` by name (the switch link asks for the journal, say).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+
+from acd import __version__
+from acd.engine import Engine
+from acd.gc_tuning import tune_gc
+from acd.host import CoreHost
+from acd.server import WebServer
+from acd.settings import Settings
+
+log = structlog.get_logger("acd.app")
+
+TEXT = "text/plain; charset=utf-8"
+
+
+class Component(Protocol):
+    """A side of the server (gateway, switch link, journal, metrics...)."""
+
+    name: str
+
+    async def start(self, app: App) -> None: ...
+
+    async def stop(self, app: App) -> None: ...
+
+
+ComponentFactory = Callable[["App"], Component]
+
+# "module:factory", in start order.
+COMPONENTS: list[str] = []
+
+
+class App:
+    """A running server: settings, engine, host, web server and components."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        data_dir: str | Path = "./var",
+        components: list[str] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.data_dir = Path(data_dir)
+        self.core = CoreHost(Engine(settings.center), **({"clock": clock} if clock else {}))
+        self.engine = self.core.engine
+        self.web = WebServer(host, port, settings.server)
+        self.components: dict[str, Component] = {}
+        self._specs = list(COMPONENTS if components is None else components)
+        self.ready = False
+        self.stopping = asyncio.Event()
+        self.web.http_route("/healthz", lambda _r: (200, TEXT, b"ok\n"))
+        self.web.http_route("/readyz", self._readyz)
+
+    def _readyz(self, _request: Any) -> tuple[int, str, bytes]:
+        if self.ready:
+            return 200, TEXT, b"ready\n"
+        return 503, TEXT, b"starting\n"
+
+    def component(self, name: str) -> Component | None:
+        """A started component by name."""
+        return self.components.get(name)
+
+    async def start(self) -> None:
+        """Create the data folder, start the components and listen."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine.now = self.core.now()
+        for spec in self._specs:
+            module, _, attr = spec.partition(":")
+            factory: ComponentFactory = getattr(importlib.import_module(module), attr)
+            comp = factory(self)
+            await comp.start(self)
+            self.components[comp.name] = comp
+        self.core.start()
+        await self.web.start()
+        tune_gc()
+        self.ready = True
+
+    async def stop(self) -> None:
+        """Stop listening, then the components in reverse order."""
+        self.ready = False
+        await self.web.stop()
+        self.core.stop()
+        for comp in reversed(list(self.components.values())):
+            try:
+                await comp.stop(self)
+            except Exception:
+                log.exception("component failed to stop", component=comp.name)
+        self.components.clear()
+
+
+async def serve_until_stopped(app: App) -> int:
+    """Run until SIGINT or SIGTERM."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            loop.add_signal_handler(sig, app.stopping.set)
+    await app.start()
+    cfg = app.settings.center
+    log.info(
+        "serving",
+        version=__version__,
+        host=app.web.host,
+        port=app.web.port,
+        config=cfg.source,
+        config_version=cfg.version[:12],
+        groups=len(cfg.groups),
+        agents=len(cfg.agents),
+        data_dir=str(app.data_dir),
+    )
+    await app.stopping.wait()
+    log.info("stopping")
+    await app.stop()
+    return 0
+
+
+def run(app_factory: Callable[[], App]) -> int:
+    """Run the server on uvloop when it is installed."""
+
+    async def main() -> int:
+        return await serve_until_stopped(app_factory())
+
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main())
+    return uvloop.run(main())

@@ -1,0 +1,288 @@
+"""Wire rules shared by the three websockets (/agent, /admin, /switch).
+
+- Binary frames carry MessagePack, text frames the same messages as JSON; a connection answers
+  in the encoding its `hello` used.
+- Every message is an object with a `type`. A request carries a client `id` and gets exactly
+  one reply: `{"type": "ok", "id": ..., "result": ...}` or
+  `{"type": "error", "id": ..., "code": "...", "message": "..."}`. Every server push carries
+  `seq`, numbered per session, so a client that reconnects can resume.
+- Bad frames get a typed error and the connection goes on; severe abuse (floods, a peer that
+  stops reading) ends with a close code and a reason.
+
+The building blocks: `Codec` (typed decoding with stable error codes), `Channel` (ordered,
+bounded, non-blocking sends over one connection), `PushLog` (seq numbers and the replay
+buffer of a session) and `TokenBucket` (rate limits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any, Final, Generic, TypeVar, Union
+
+import msgspec
+import structlog
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+log = structlog.get_logger("acd.framing")
+
+M = TypeVar("M")
+
+# Close codes (RFC 6455 and the private 4000-4999 range), with what they mean here.
+CLOSE_NORMAL: Final = 1000
+CLOSE_GOING_AWAY: Final = 1001  # server shutting down or draining
+CLOSE_POLICY: Final = 1008  # flood, unauthenticated too long, abuse
+CLOSE_TOO_BIG: Final = 1009  # a frame over the size limit (sent by websockets itself)
+CLOSE_SLOW_CONSUMER: Final = 4001  # the peer stopped reading; its send buffer filled
+CLOSE_TAKEN_OVER: Final = 4002  # the same identity signed in elsewhere
+CLOSE_FORCED: Final = 4003  # signed out by a supervisor, or the session was ended
+CLOSE_HELLO_TIMEOUT: Final = 4004
+
+# Protocol-level error codes (the core adds its own: wrong_state, forbidden, unknown_call...).
+BAD_FRAME: Final = "bad_frame"  # not MessagePack / JSON at all
+BAD_MESSAGE: Final = "bad_message"  # missing or mistyped fields
+UNKNOWN_TYPE: Final = "unknown_type"
+RATE_LIMITED: Final = "rate_limited"
+HELLO_REQUIRED: Final = "hello_required"
+UNSUPPORTED_VERSION: Final = "unsupported_version"
+UNAUTHENTICATED: Final = "unauthenticated"
+INTERNAL: Final = "internal"
+
+RequestId = int | str
+
+
+class Ok(msgspec.Struct, tag="ok", tag_field="type", omit_defaults=True):
+    """The success reply to a request."""
+
+    id: RequestId
+    result: Any = None
+
+
+class Error(msgspec.Struct, tag="error", tag_field="type", omit_defaults=True):
+    """The failure reply to a request (or to a frame that was not one)."""
+
+    id: RequestId | None
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class FrameError(Exception):
+    """A frame that could not be turned into a request."""
+
+    def __init__(self, code: str, message: str, request_id: RequestId | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+    def reply(self) -> Error:
+        """The error reply for this frame."""
+        return Error(self.request_id, self.code, self.message)
+
+
+def _tag(t: type) -> str:
+    tag = t.__struct_config__.tag  # type: ignore[attr-defined]
+    assert isinstance(tag, str), f"{t.__name__} needs a tag"
+    return tag
+
+
+class Codec(Generic[M]):
+    """Decode frames into one of a protocol's message types; encode replies and pushes."""
+
+    def __init__(self, types: Iterable[type]) -> None:
+        kinds = tuple(types)
+        union: Any = Union[kinds]  # noqa: UP007 (a runtime union of classes)
+        self._json = msgspec.json.Decoder(union)
+        self._msgpack = msgspec.msgpack.Decoder(union)
+        self._json_any = msgspec.json.Decoder()
+        self._msgpack_any = msgspec.msgpack.Decoder()
+        self._json_enc = msgspec.json.Encoder()
+        self._msgpack_enc = msgspec.msgpack.Encoder()
+        self.tags = frozenset(_tag(t) for t in kinds)
+
+    def decode(self, frame: str | bytes) -> M:
+        """The typed message, or FrameError with a stable code."""
+        text = isinstance(frame, str)
+        try:
+            msg: M
+            if isinstance(frame, str):
+                msg = self._json.decode(frame)
+            else:
+                msg = self._msgpack.decode(frame)
+            return msg
+        except msgspec.ValidationError as err:
+            raise self._explain(frame, str(err)) from None
+        except msgspec.DecodeError as err:
+            kind = "JSON" if text else "MessagePack"
+            raise FrameError(BAD_FRAME, f"not valid {kind}: {err}") from None
+
+    def _explain(self, frame: str | bytes, detail: str) -> FrameError:
+        try:
+            if isinstance(frame, str):
+                raw = self._json_any.decode(frame)
+            else:
+                raw = self._msgpack_any.decode(frame)
+        except msgspec.DecodeError:
+            return FrameError(BAD_FRAME, detail)
+        if not isinstance(raw, dict):
+            return FrameError(BAD_MESSAGE, "a message is an object with a 'type'")
+        rid = raw.get("id")
+        rid = rid if isinstance(rid, int | str) and not isinstance(rid, bool) else None
+        kind = raw.get("type")
+        if not isinstance(kind, str) or kind not in self.tags:
+            known = ", ".join(sorted(self.tags))
+            return FrameError(UNKNOWN_TYPE, f"unknown message type {kind!r}; known: {known}", rid)
+        return FrameError(BAD_MESSAGE, f"{kind}: {detail}", rid)
+
+    def encode(self, msg: Any, binary: bool) -> bytes:
+        """MessagePack for binary connections, JSON (UTF-8 bytes) for text ones."""
+        return (self._msgpack_enc if binary else self._json_enc).encode(msg)
+
+
+class TokenBucket:
+    """`rate` tokens per second, at most `burst` saved up."""
+
+    __slots__ = ("burst", "rate", "stamp", "tokens")
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.stamp = now
+
+    def allow(self, now: float, cost: float = 1.0) -> bool:
+        """Take `cost` tokens if there are enough."""
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= cost:
+            self.tokens -= cost
+            return True
+        return False
+
+
+class PushLog:
+    """Sequence numbers of a session's pushes and the last ones, kept for resume."""
+
+    __slots__ = ("buffer", "seq")
+
+    def __init__(self, capacity: int) -> None:
+        self.seq = 0
+        self.buffer: deque[tuple[int, Any]] = deque(maxlen=capacity)
+
+    def next(self) -> int:
+        """The seq of the next push."""
+        self.seq += 1
+        return self.seq
+
+    def keep(self, seq: int, push: Any) -> None:
+        """Remember a push for replay."""
+        self.buffer.append((seq, push))
+
+    def since(self, acked: int) -> list[Any] | None:
+        """Pushes after `acked`, in order; None when some were already dropped (a gap)."""
+        if acked >= self.seq:
+            return []
+        if not self.buffer or self.buffer[0][0] > acked + 1:
+            return None
+        return [push for seq, push in self.buffer if seq > acked]
+
+
+class Channel:
+    """One websocket: frames go out in order from a bounded queue, never blocking the caller.
+
+    A peer that stops reading fills the queue; past `limit` frames it is closed with
+    CLOSE_SLOW_CONSUMER and everything queued for it is dropped. Nobody else waits for it.
+    """
+
+    __slots__ = (
+        "binary",
+        "closed",
+        "codec",
+        "limit",
+        "on_close",
+        "queue",
+        "sent",
+        "wake",
+        "writer",
+        "ws",
+    )
+
+    def __init__(
+        self, ws: ServerConnection, codec: Codec[Any], *, binary: bool, limit: int
+    ) -> None:
+        self.ws = ws
+        self.codec = codec
+        self.binary = binary
+        self.limit = limit
+        self.queue: deque[bytes] = deque()
+        self.wake = asyncio.Event()
+        self.closed = False
+        self.sent = 0
+        self.on_close: Callable[[], None] | None = None
+        self.writer = asyncio.get_running_loop().create_task(self._write())
+
+    def send(self, msg: Any) -> bool:
+        """Queue a message; False when the channel is closed or just overflowed."""
+        if self.closed:
+            return False
+        if len(self.queue) >= self.limit:
+            self.close(CLOSE_SLOW_CONSUMER, "send buffer full: the client is not reading")
+            return False
+        self.queue.append(self.codec.encode(msg, self.binary))
+        self.wake.set()
+        return True
+
+    def send_frame(self, frame: bytes) -> bool:
+        """Queue an already encoded frame (for sending one push to many channels)."""
+        if self.closed:
+            return False
+        if len(self.queue) >= self.limit:
+            self.close(CLOSE_SLOW_CONSUMER, "send buffer full: the client is not reading")
+            return False
+        self.queue.append(frame)
+        self.wake.set()
+        return True
+
+    async def _write(self) -> None:
+        ws, queue, text = self.ws, self.queue, not self.binary
+        try:
+            while not self.closed:
+                await self.wake.wait()
+                self.wake.clear()
+                while queue and not self.closed:
+                    frame = queue.popleft()
+                    await ws.send(frame, text=text)
+                    self.sent += 1
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closed = True
+            queue.clear()
+
+    def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
+        """Close the connection with a code and a reason (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.queue.clear()
+        self.wake.set()
+        self.writer.cancel()
+        asyncio.get_running_loop().create_task(self._close(code, reason))
+        if self.on_close is not None:
+            self.on_close()
+
+    async def _close(self, code: int, reason: str) -> None:
+        try:
+            await self.ws.close(code, reason[:120])
+        except Exception:  # the transport may already be gone
+            log.debug("close failed", code=code)
+
+    async def drain(self, timeout: float = 5.0) -> None:
+        """Wait until everything queued was written (or the timeout)."""
+        deadline = time.monotonic() + timeout
+        while self.queue and not self.closed and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)

@@ -1,0 +1,60 @@
+"""The web server and host: health endpoints, unknown paths, timers through the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+
+import pytest
+import websockets
+from core_harness import agent, center, group
+
+from acd import events as ev
+from acd.app import App
+from acd.settings import ServerSettings, Settings
+
+
+def settings() -> Settings:
+    cfg = center([group("g", ring_timeout=0.2)], [agent("a1", {"g": 5})])
+    return Settings(cfg, {"server": ServerSettings()})
+
+
+def get(port: int, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+async def test_health_ready_and_unknown_paths(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = App(settings(), port=0, data_dir=tmp_path, components=[])
+    await app.start()
+    try:
+        port = app.web.port
+        assert await asyncio.to_thread(get, port, "/healthz") == (200, b"ok\n")
+        assert await asyncio.to_thread(get, port, "/readyz") == (200, b"ready\n")
+        assert (await asyncio.to_thread(get, port, "/nope"))[0] == 404
+        with pytest.raises(websockets.exceptions.InvalidStatus) as err:
+            async with websockets.connect(f"ws://127.0.0.1:{port}/nope"):
+                pass
+        assert err.value.response.status_code == 404
+    finally:
+        await app.stop()
+
+
+async def test_engine_timers_fire_through_the_event_loop(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = App(settings(), port=0, data_dir=tmp_path, components=[])
+    seen: list[ev.Output] = []
+    app.core.subscribe(seen.extend)
+    await app.start()
+    try:
+        app.core.submit(ev.AgentLogin("a1"))
+        app.core.submit(ev.AgentReady("a1"))
+        app.core.submit(ev.EnqueueCall(ev.CallInfo("c1"), "g"))
+        await asyncio.sleep(0.6)  # ring timeout 0.2 s fires from loop.call_at
+        ends = [o for o in seen if isinstance(o, ev.OfferEnded)]
+        assert ends and ends[0].result == "timeout"
+        assert app.engine.agents["a1"].reason == "no-answer"
+    finally:
+        await app.stop()
