@@ -984,6 +984,10 @@ class Engine:
                 call.hold_total,
                 tuple(call.groups_seen),
                 by,
+                call.info,
+                call.number if call.kind is not CallKind.INBOUND else "",
+                call.voicemail,
+                call.attempts,
             )
         )
 

@@ -567,6 +567,10 @@ class CallEnded(Output, frozen=True):
     hold: float
     groups: tuple[str, ...]  # every group the call was in
     by: str = ""  # who ended it: caller, agent id, system, supervisor id
+    info: CallInfo | None = None  # caller, dialed number, brand, IVR path...
+    number: str = ""  # callback / voicemail tasks: the number called back
+    voicemail: str = ""  # recording reference of a voicemail task
+    attempts: int = 0  # callback dial-outs made
 
 
 class AgentStateChanged(Output, frozen=True):
