@@ -66,6 +66,8 @@ SECTIONS = frozenset(
         "survey",
         "limits",
         "prompts",
+        "credentials",
+        "reports",
     }
 )
 CORE = (
