@@ -25,6 +25,7 @@ PartParser = Callable[[CenterConfig, Problems], Any]
 # name -> "module:function"; imported lazily so the core never depends on the sides.
 PARTS: dict[str, str] = {
     "server": "acd.settings:parse_server",
+    "credentials": "agent_gateway.auth:parse_credentials",
 }
 
 
