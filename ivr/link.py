@@ -291,6 +291,8 @@ class SwitchLink:
         sw = await self._hello(chan, first)
         if sw is None:
             await chan.drain(1.0)
+            with contextlib.suppress(Exception):
+                await ws.close(fr.CLOSE_POLICY, "hello refused")
             chan.close(fr.CLOSE_POLICY, "hello refused")
             return
         conn = Conn(ws, chan, fr.TokenBucket(self.conf.rate_per_second, self.conf.rate_burst, 0))
@@ -304,6 +306,8 @@ class SwitchLink:
         log.info("switch connected", switch=sw.id, calls=len(sw.calls))
         try:
             await self._receive(conn, sw)
+        except ConnectionClosed:
+            pass
         finally:
             if sw.conn is conn:
                 sw.conn = None
@@ -700,6 +704,8 @@ class SwitchLink:
 
     def _run(self, leg: Leg, acts: list[im.Act], now: float) -> None:
         sid = leg.switch
+        sess = leg.session
+        flow, node = (sess.flow.id, sess.node) if sess is not None else ("", "")
         for act in acts:
             t = type(act)
             if t is im.Say:
@@ -719,10 +725,15 @@ class SwitchLink:
                             act.terminator,
                             text,
                             lang,
+                            flow,
+                            node,
                         ),
                     )
                 else:
-                    self._send(sid, m.Play(0, leg.id, act.prompt, text, lang, act.interruptible))
+                    self._send(
+                        sid,
+                        m.Play(0, leg.id, act.prompt, text, lang, act.interruptible, flow, node),
+                    )
             elif t is im.Note:
                 assert isinstance(act, im.Note)
                 self._note(leg.id, act.kind, act.data)

@@ -219,6 +219,8 @@ class Play(Command, tag="play"):
     text: str = ""
     language: str = ""
     interruptible: bool = True
+    flow: str = ""  # where the caller is in the IVR (what a resync reports back)
+    node: str = ""
 
 
 class Collect(Command, tag="collect"):
@@ -231,6 +233,8 @@ class Collect(Command, tag="collect"):
     terminator: str = ""
     text: str = ""
     language: str = ""
+    flow: str = ""
+    node: str = ""
 
 
 class Queue(Command, tag="queue"):
