@@ -813,7 +813,11 @@ class SwitchLink:
         info = self._info(leg)
         now = self.now()
         try:
-            self.core.submit(ev.ScheduleCallback(info, act.group, leg.caller, now, actor="caller"))
+            self.core.submit(
+                ev.ScheduleCallback(
+                    info, act.group, leg.caller, now, "caller", queued_at=leg.arrived_at
+                )
+            )
         except AcdError as err:
             log.warning("callback refused", call_id=leg.id, code=err.code)
         self._send(leg.switch, m.Hangup(0, leg.id, act.prompt, self._text(act.prompt)))
@@ -826,13 +830,13 @@ class SwitchLink:
         self._voicemail_task(info, leg.vm_group, leg.caller, ref)
 
     def _voicemail_task(self, info: ev.CallInfo, group: str, number: str, ref: str) -> None:
-        extra = {"queued_at": info.arrived_at, "voicemail": ref}
-        if not set(extra) <= set(ev.ScheduleCallback.__struct_fields__):
-            raise NotSupported("voicemail tasks from the IVR need ScheduleCallback.voicemail")
-        with contextlib.suppress(AcdError):
-            self.core.submit(
-                ev.ScheduleCallback(info, group, number, self.now(), "caller", **extra)
-            )
+        event = ev.ScheduleCallback(
+            info, group, number, self.now(), "caller", queued_at=info.arrived_at, voicemail=ref
+        )
+        try:
+            self.core.submit(event)
+        except AcdError as err:
+            log.warning("voicemail task refused", call_id=info.id, code=err.code)
 
     # ---------------------------------------------------------------- the core's outputs
 
@@ -884,7 +888,9 @@ class SwitchLink:
         if sid is None:
             self._submit_soon(ev.DialOutResult(o.call_id, False, "no_switch"))
             return
-        self._send(sid, m.DialOut(0, o.call_id, o.agent_id, o.endpoint, o.number))
+        call = self.engine.calls.get(o.call_id)
+        kind = call.kind.value if call is not None else "callback"
+        self._send(sid, m.DialOut(0, o.call_id, o.agent_id, o.endpoint, o.number, kind))
 
     def _out_drop_leg(self, o: ev.DropLeg) -> None:
         sid = self._owner_of(o.call_id)
@@ -975,6 +981,9 @@ class SwitchLink:
     def _out_queued(self, o: ev.CallQueued) -> None:
         leg = self.legs.get(o.call_id)
         if leg is None or not leg.caller_up or o.kind is not ev.CallKind.INBOUND:
+            return
+        if o.restored:  # the switch is already playing the queue treatment
+            self._schedule_announce(leg, o.group)
             return
         info = leg.info
         cmd = m.Queue(
@@ -1165,6 +1174,8 @@ class SwitchLink:
                         h.queued_at if h.queued_at is not None else at,
                         h.answered_at if h.answered_at is not None else now,
                         h.held,
+                        _kind(h.kind),
+                        h.priority,
                     )
                 )
             except AcdError:
@@ -1237,8 +1248,6 @@ class SwitchLink:
         sw = self.switches.get(leg.switch)
         if sw is None or sw.conn is None:
             raise SwitchUnavailable(f"switch {leg.switch} is not connected", call_id=call_id)
-        if mode == "intercept" and INTERCEPT is None:
-            raise NotSupported("intercept needs the core's InterceptCall")
         fut: asyncio.Future[m.Result] = asyncio.get_running_loop().create_future()
         self._send(sw.id, m.Supervise(0, call_id, mode, supervisor, endpoint), fut)
         res = await fut
@@ -1246,8 +1255,11 @@ class SwitchLink:
             raise SwitchFailed(
                 f"switch {sw.id} refused {mode}: {res.message or res.code}", code=res.code
             )
-        if mode == "intercept" and INTERCEPT is not None and call_id in self.engine.calls:
-            self.core.submit(INTERCEPT(call_id, supervisor))
+        if mode == "intercept" and call_id in self.engine.calls:
+            # The switch dropped the agent legs and bridged the supervisor: the call
+            # leaves the ACD (cause intercepted) and its agents go to after-call work.
+            leg.caller_up = False
+            self.core.submit(ev.InterceptCall(call_id, supervisor))
 
     def add_block(self, rule: dict[str, Any], actor: str) -> dict[str, Any]:
         """Add (or replace) a caller block; returns the rule as stored."""
@@ -1284,21 +1296,9 @@ def ev_duplicate(cid: str) -> AcdError:
     return DuplicateCall(f"call {cid} is already live", call_id=cid)
 
 
-def _core_event(name: str) -> Any:
-    return getattr(ev, name, None)
-
-
-# Inputs the core may not have yet in every build.
-INTERCEPT: Any = _core_event("InterceptCall")
-TRANSFER_FAILED: Any = _core_event("TransferFailed")
-
-
 def transfer_failed(call_id: str, reason: str) -> ev.Event:
-    """The core's TransferFailed, or a refusal when the core lacks it."""
-    if TRANSFER_FAILED is None:
-        raise NotSupported("the core has no TransferFailed input")
-    event: ev.Event = TRANSFER_FAILED(call_id, reason)
-    return event
+    """The core's input for a blind transfer the switch could not complete."""
+    return ev.TransferFailed(call_id, reason)
 
 
 def _connect_failed(cmd: Any, reason: str) -> ev.Event | None:
@@ -1306,8 +1306,6 @@ def _connect_failed(cmd: Any, reason: str) -> ev.Event | None:
 
 
 def _transfer_outcome(cmd: Any, reason: str) -> ev.Event | None:
-    if TRANSFER_FAILED is None:
-        return None
     return transfer_failed(cmd.call_id, reason)
 
 
@@ -1318,6 +1316,13 @@ FAILURES: dict[type, Callable[[Any, str], ev.Event | None]] = {
     m.DialConsult: lambda c, r: ev.DialOutResult(c.consult_id, False, r),
     m.TransferOut: _transfer_outcome,
 }
+
+
+def _kind(text: str) -> ev.CallKind:
+    try:
+        return ev.CallKind(text)
+    except ValueError:
+        raise BadRequest(f"kind {text!r}: inbound, callback or voicemail") from None
 
 
 def switch_link(app: App) -> SwitchLink:

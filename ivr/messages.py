@@ -276,6 +276,7 @@ class DialOut(Command, tag="dial_out"):
     agent_id: str
     endpoint: str
     number: str
+    kind: str = "callback"  # or voicemail (what a resync reports back)
 
 
 class Hangup(Command, tag="hangup"):

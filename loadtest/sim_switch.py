@@ -51,6 +51,7 @@ class SimCall:
     agent_id: str = ""
     answered_at: float | None = None
     held: bool = False
+    kind: str = "inbound"
     brand: str = ""
     vip: int = 0
     attributes: dict[str, str] = field(default_factory=dict)
@@ -194,6 +195,7 @@ class SimSwitch:
             attributes=c.attributes,
             path=c.path,
             inputs=c.inputs,
+            kind=c.kind,
         )
 
     async def close(self) -> None:
@@ -431,6 +433,7 @@ class SimSwitch:
         answered = self.rng.random() < self.caller.answer_probability
         if answered:
             call = SimCall(cmd.call_id, cmd.number, "", self.clock(), state="connected")
+            call.kind = cmd.kind
             call.agent_id = cmd.agent_id
             call.answered_at = self.clock()
             call.done = asyncio.get_running_loop().create_future()
