@@ -243,9 +243,7 @@ def recorder(_app: App) -> Recorder:
     return RECORDER
 
 
-async def start_app(
-    settings: Settings, data_dir: Path, port: int = 0
-) -> tuple[App, Recorder]:
+async def start_app(settings: Settings, data_dir: Path, port: int = 0) -> tuple[App, Recorder]:
     """A started server with the recorder journal and the switch link."""
     app = App(
         settings,

@@ -43,7 +43,15 @@ async def test_arrival_ivr_queue_connect_and_end(tmp_path: Path) -> None:
         assert call.info.brand == "mzone" and call.info.attributes["city"] == "suzhou"
         assert call.info.attributes["topic"] == "billing"
         assert call.info.inputs == {"menu": "2", "pin": "1234"}
-        assert call.info.ivr_path == ("lookup", "welcome", "vip-check", "menu", "pin", "tag", "to-general")
+        assert call.info.ivr_path == (
+            "lookup",
+            "welcome",
+            "vip-check",
+            "menu",
+            "pin",
+            "tag",
+            "to-general",
+        )
         assert call.base == 105.0  # mzone 100 + the IVR's bonus 5
         ready(app, "a2")
         await until(lambda: c.state == "connected")
@@ -68,7 +76,9 @@ async def test_vip_fast_path_and_survey_after_the_agent_hangs_up(tmp_path: Path)
     try:
         auto_accept(app)
         ready(app, "a1")
-        sw = SimSwitch(url(app), "pbx-1", TOKEN, caller=Caller(keys={"menu": "2", "pin": "7777"}, survey="2"))
+        sw = SimSwitch(
+            url(app), "pbx-1", TOKEN, caller=Caller(keys={"menu": "2", "pin": "7777"}, survey="2")
+        )
         await sw.connect()
         vip = await sw.place("13800000001")
         await until(lambda: vip.state == "connected")
@@ -82,7 +92,7 @@ async def test_vip_fast_path_and_survey_after_the_agent_hangs_up(tmp_path: Path)
         await until(lambda: gen.state == "connected")
         sw.agent_hangs_up(gen)
         await until(lambda: journal.kinds("survey"))
-        (cid, data), = journal.kinds("survey")
+        ((cid, data),) = journal.kinds("survey")
         assert cid == gen.id and data["score"] == 2 and data["agent"] == "a1"
         await until(lambda: gen.state == "ended")
         assert gen.prompts[-1] == "survey-thanks"
@@ -95,7 +105,11 @@ async def test_bad_input_gets_typed_errors_and_the_link_stays_up(tmp_path: Path)
     app, _ = await start_app(settings_at(write_center(tmp_path / "c")), tmp_path / "d")
     try:
         async with websockets.connect(url(app)) as ws:
-            await ws.send(json.dumps({"type": "hello", "id": 1, "version": 1, "switch": "pbx-1", "token": TOKEN}))
+            await ws.send(
+                json.dumps(
+                    {"type": "hello", "id": 1, "version": 1, "switch": "pbx-1", "token": TOKEN}
+                )
+            )
             assert json.loads(await ws.recv())["type"] == "ok"
 
             commands: list[dict] = []  # type: ignore[type-arg]
@@ -115,11 +129,15 @@ async def test_bad_input_gets_typed_errors_and_the_link_stays_up(tmp_path: Path)
             assert r["code"] == "bad_message" and r["id"] == 3
             r = await ask('{"type": "digits", "id": 4, "call_id": "nope", "digits": "1"}')
             assert r["code"] == "unknown_call"
-            r = await ask('{"type": "agent_answered", "id": 5, "call_id": "nope", "agent_id": "a1"}')
+            r = await ask(
+                '{"type": "agent_answered", "id": 5, "call_id": "nope", "agent_id": "a1"}'
+            )
             assert r["code"] == "unknown_call"
             r = await ask('{"type": "result", "seq": 999}')
             assert r["code"] == "unknown_seq"
-            r = await ask('{"type": "hello", "id": 6, "version": 1, "switch": "pbx-1", "token": "x"}')
+            r = await ask(
+                '{"type": "hello", "id": 6, "version": 1, "switch": "pbx-1", "token": "x"}'
+            )
             assert r["code"] == "bad_message"
             arrived = {"type": "arrived", "id": 7, "call_id": "c1", "caller": "1", "dialed": "x"}
             assert (await ask(json.dumps(arrived)))["type"] == "ok"
@@ -185,7 +203,9 @@ async def test_server_restart_resync_keeps_places_and_priorities(tmp_path: Path)
         connected = await sw.place("13700000009")
         await until(lambda: connected.state == "connected")
         calls = await _queued_calls(app, sw)
-        before = {c.id: (app.engine.calls[c.id].queued_at, app.engine.calls[c.id].base) for c in calls}
+        before = {
+            c.id: (app.engine.calls[c.id].queued_at, app.engine.calls[c.id].base) for c in calls
+        }
     finally:
         await app.stop()
     await until(lambda: sw.closed.is_set())
@@ -350,7 +370,12 @@ async def test_queue_keys_callback_keeps_place_then_dial_out(tmp_path: Path) -> 
         assert task.kind is ev.CallKind.CALLBACK and task.queued_at == queued_at
         auto_accept(app)
         ready(app, "a2")
-        await until(lambda: app.engine.calls.get(c.id) is not None and app.engine.calls[c.id].phase is CallPhase.CONNECTED)
+        await until(
+            lambda: (
+                app.engine.calls.get(c.id) is not None
+                and app.engine.calls[c.id].phase is CallPhase.CONNECTED
+            )
+        )
         back = sw.calls[c.id]
         assert back.agent_id == "a2"
         sw.hang_up(back)
@@ -362,7 +387,7 @@ async def test_queue_keys_callback_keeps_place_then_dial_out(tmp_path: Path) -> 
 
 async def test_ivr_callback_transfer_and_menu_failure(tmp_path: Path) -> None:
     path = write_center(tmp_path / "c")
-    app, journal = await start_app(settings_at(path), tmp_path / "d")
+    app, _ = await start_app(settings_at(path), tmp_path / "d")
     try:
         keys: dict[str, str | None] = {"menu": "4"}
         sw = SimSwitch(url(app), "pbx-1", TOKEN, caller=Caller(keys=keys))
@@ -420,5 +445,47 @@ async def test_two_switches_each_own_their_calls(tmp_path: Path) -> None:
         assert err.value.code == "unknown_call"
         await a.close()
         await b.close()
+    finally:
+        await app.stop()
+
+
+async def test_reload_applies_to_new_calls_and_calls_in_a_flow_keep_their_version(
+    tmp_path: Path,
+) -> None:
+    path = write_center(tmp_path / "c")
+    app, _ = await start_app(settings_at(path), tmp_path / "d")
+    try:
+        link = app.component("switch")
+        hold = {"on": True}
+
+        def digits(c, cmd):  # type: ignore[no-untyped-def]
+            return None if hold["on"] else "2"
+
+        sw = SimSwitch(url(app), "pbx-1", TOKEN, caller=Caller(digits_for=digits))
+        await sw.connect()
+        old = await sw.place("13900000002")
+        await until(lambda: "menu" in old.prompts)
+        text = path.read_text().replace(
+            '"1" = "to-vip", "2" = "pin"', '"1" = "pin", "2" = "to-vip"'
+        )
+        path.write_text(text)
+        version = await app.reload("admin1")
+        assert version == app.settings.center.version
+        await sw.request(m.Digits(0, old.id, "2"))
+        assert link.legs[old.id].session.path[-1] == "pin"  # type: ignore[union-attr]
+        hold["on"] = False
+        new = await sw.place("13900000003")
+        await until(lambda: new.state == "queued")
+        assert app.engine.calls[new.id].group == "vip"
+        path.write_text(
+            path.read_text().replace(
+                "[ivr.flows.main.nodes.bye]", "[ivr.flows.main.nodes.bye]\nnope = 1"
+            )
+        )
+        with pytest.raises(AcdError) as err:
+            await app.reload("admin1")
+        assert err.value.code == "bad_config" and "nope" in err.value.message
+        assert app.settings.center.version == version  # nothing changed
+        await sw.close()
     finally:
         await app.stop()
