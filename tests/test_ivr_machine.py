@@ -105,13 +105,16 @@ sun = []
 start = "c"
 [ivr.flows.cond.nodes.c]
 kind = "condition"
-branches = [
-    { when = { open = "office", attributes = { city = ["suzhou", "wuxi"] } }, goto = "q-open" },
-    { when = { group = "general", agents_ready_below = 1, time = "09:00-12:00", days = ["mon"] },
-      goto = "q-unstaffed" },
-    { when = { customer_found = false }, goto = "q-unknown" },
-]
 else = "q-else"
+[[ivr.flows.cond.nodes.c.branches]]
+when = { open = "office", attributes = { city = ["suzhou", "wuxi"] } }
+goto = "q-open"
+[[ivr.flows.cond.nodes.c.branches]]
+when = { group = "general", agents_ready_below = 1, time = "09:00-12:00", days = ["mon"] }
+goto = "q-unstaffed"
+[[ivr.flows.cond.nodes.c.branches]]
+when = { customer_found = false }
+goto = "q-unknown"
 [ivr.flows.cond.nodes.q-open]
 kind = "queue"
 group = "general"
