@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("acd.reload")
 
 PID_FILE = "acd.pid"
+_RUNNING: set[asyncio.Task[None]] = set()
 
 
 async def reload(app: App, actor: str) -> str:
@@ -53,7 +54,8 @@ def install(app: App) -> None:
 
     def on_hup() -> None:
         task = loop.create_task(_reload_logged(app))
-        app.__dict__.setdefault("_reload_tasks", set()).add(task)
+        _RUNNING.add(task)  # keep a reference until it is done
+        task.add_done_callback(_RUNNING.discard)
 
     try:
         loop.add_signal_handler(signal.SIGHUP, on_hup)
