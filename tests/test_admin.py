@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -273,7 +274,11 @@ async def test_monitor_whisper_barge_intercept_stop(srv: Server) -> None:
         r = await sup.request("supervise", call_id="c1", mode=mode, endpoint="sip:sup-a@desk")
         assert r == {"call_id": "c1", "mode": mode}
     assert [leg[1] for leg in srv.switch.legs] == [
-        "monitor", "whisper", "barge", "intercept", "stop"
+        "monitor",
+        "whisper",
+        "barge",
+        "intercept",
+        "stop",
     ]
     assert all(leg[2] == "sup-a" for leg in srv.switch.legs)
     assert (await refused(sup, "supervise", call_id="c1", mode="barge")).code == "bad_message"
@@ -282,7 +287,7 @@ async def test_monitor_whisper_barge_intercept_stop(srv: Server) -> None:
     boss = await srv.client("boss")
     err = await refused(boss, "supervise", call_id="c1", mode="stop")
     assert err.code == "no_such_leg"
-    barge = [e for e in srv.journal.of("supervise") if e["params"]["mode"] == "barge"][0]
+    barge = next(e for e in srv.journal.of("supervise") if e["params"]["mode"] == "barge")
     assert barge["target"] == "call:c1" and barge["result"] == "ok"
     assert srv.journal.of("supervise")[-1]["result"] == "no_such_leg"
     await sup.close()
@@ -341,7 +346,9 @@ async def test_wallboard_snapshot_then_coalesced_deltas(srv: Server) -> None:
     assert list(snap["groups"]) == ["vip"] and set(snap["agents"]) == {"a1", "a4"}
     vip = snap["groups"]["vip"]
     assert vip["waiting"] == 0 and vip["agents"] == {"ready": 1} and vip["staffed"] == 1
-    assert snap["agents"]["a1"]["state"] == "ready" and snap["agents"]["a4"]["state"] == "logged_out"
+    assert (
+        snap["agents"]["a1"]["state"] == "ready" and snap["agents"]["a4"]["state"] == "logged_out"
+    )
 
     # A burst of changes: 3 calls arrive and are handled while a1 flips state 60 times.
     feed = srv.app.components["admin"].feed  # type: ignore[attr-defined]
@@ -367,7 +374,7 @@ async def test_wallboard_snapshot_then_coalesced_deltas(srv: Server) -> None:
     assert len(deltas) <= flushes  # one delta per flush at most, flushes >= 0.5 s apart
     assert len(deltas) < 20  # hundreds of core changes were coalesced
     stamps = [d["at"] for d in deltas]
-    assert all(b - a >= 0.5 - 1e-6 for a, b in zip(stamps, stamps[1:], strict=False))
+    assert all(b - a >= 0.5 - 1e-6 for a, b in itertools.pairwise(stamps))
     # merged, the deltas bring the board to the core's state
     board = {aid: row for d in deltas for aid, row in d["agents"].items()}
     for aid in ("a1", "a4"):
@@ -394,8 +401,6 @@ async def test_wallboard_json_and_msgpack_subscribers_share_a_flush(srv: Server)
     assert da["agents"] == db["agents"] and da["at"] == db["at"]
     assert da["agents"]["a1"]["state"] == "not_ready"
     assert dboss["agents"]["a1"] == da["agents"]["a1"]
-    assert msgspec.json.encode(dboss["groups"]["vip"]) == msgspec.json.encode(
-        da["groups"]["vip"]
-    )
+    assert msgspec.json.encode(dboss["groups"]["vip"]) == msgspec.json.encode(da["groups"]["vip"])
     for c in (a, b, boss):
         await c.close()
