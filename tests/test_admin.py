@@ -350,7 +350,7 @@ async def test_wallboard_snapshot_then_coalesced_deltas(srv: Server) -> None:
         snap["agents"]["a1"]["state"] == "ready" and snap["agents"]["a4"]["state"] == "logged_out"
     )
 
-    # A burst of changes: 3 calls arrive and are handled while a1 flips state 60 times.
+    # A burst of changes: 3 calls arrive while a4 flips state 120 times.
     feed = srv.app.components["admin"].feed  # type: ignore[attr-defined]
     flushes_before = feed.core.flushes
     srv.submit(ev.AgentLogin("a4"))
