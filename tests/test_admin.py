@@ -404,3 +404,32 @@ async def test_wallboard_json_and_msgpack_subscribers_share_a_flush(srv: Server)
     assert msgspec.json.encode(dboss["groups"]["vip"]) == msgspec.json.encode(da["groups"]["vip"])
     for c in (a, b, boss):
         await c.close()
+
+
+# ------------------------------------------------------------------------------ terminal
+
+
+async def test_acd_wallboard_once_signs_in_with_the_env_secret(
+    srv: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from acd.cli import build_parser
+    from agent_gateway.wallboard_tui import main as wallboard
+
+    sign_in_ready(srv, "a1")
+    srv.submit(ev.EnqueueCall(info("c1"), "gen"))
+    args = build_parser().parse_args(["wallboard", "--url", srv.url, "--user", "sup-b", "--once"])
+    monkeypatch.setenv("ACD_SECRET", "pw-sup-b")
+    out = io.StringIO()
+    console = Console(file=out, width=140, color_system=None)
+    assert await asyncio.to_thread(wallboard, args, console) == 0
+    text = out.getvalue()
+    assert "B lead (supervisor)" in text and "gen" in text and "vip" not in text
+    assert "a2" in text and "a3" in text and "a1" not in text  # a1 is team A's
+    monkeypatch.setenv("ACD_SECRET", "wrong")
+    out.truncate(0)
+    assert await asyncio.to_thread(wallboard, args, console) == 1
+    assert "unauthenticated" in out.getvalue()
