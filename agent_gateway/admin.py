@@ -43,7 +43,14 @@ from agent_gateway.framing import (
     TokenBucket,
 )
 from agent_gateway.scope import Scope
-from agent_gateway.wallboard import View, agent_row, group_row, render_agent, render_group
+from agent_gateway.wallboard import (
+    View,
+    agent_row,
+    assigned_waits,
+    group_row,
+    render_agent,
+    render_group,
+)
 from agent_gateway.wallboard_feed import WallboardFeed
 
 if TYPE_CHECKING:
@@ -450,8 +457,11 @@ class AdminComponent:
 
     async def _snapshot(self, session: AdminSession, msg: m.Snapshot) -> Any:
         scope, engine, now = self._scope(session), self.engine, self.now()
+        assigned = assigned_waits(engine)
         groups = {
-            gid: render_group(group_row(engine, engine.groups[gid], now), now)
+            gid: render_group(
+                group_row(engine, engine.groups[gid], now, assigned.get(gid, ())), now
+            )
             for gid in scope.groups(engine)
         }
         agents = {

@@ -22,7 +22,7 @@ from typing import Any
 
 from acd import events as ev
 from acd.engine import Engine
-from acd.live import Agent, Group
+from acd.live import Agent, CallPhase, Group
 from acd.states import AgentState
 from acd.stats import Counters
 
@@ -53,17 +53,32 @@ def _figures(c: Counters, now: float) -> Row:
     }
 
 
-def group_row(engine: Engine, g: Group, now: float) -> Row:
-    """The stable figures of one group."""
+def assigned_waits(engine: Engine) -> dict[str, list[float]]:
+    """Per group, since when its calls handed to a named agent have waited.
+
+    Such calls leave the group's queue but still wait, so they count as waiting.
+    """
+    out: dict[str, list[float]] = {}
+    for call in engine.calls.values():
+        if call.phase is CallPhase.ASSIGNED:
+            out.setdefault(call.group, []).append(call.wait_from)
+    return out
+
+
+def group_row(engine: Engine, g: Group, now: float, assigned: Sequence[float] = ()) -> Row:
+    """The stable figures of one group (`assigned`: see `assigned_waits`)."""
     cfg = g.cfg
     oldest = min((c.wait_from for c in g.home.values()), default=None)
+    if assigned:
+        oldest = min(min(assigned), oldest if oldest is not None else math.inf)
     cal = engine.config.calendars.get(cfg.calendar) if cfg.calendar else None
     counts = {s.value: n for s, n in g.counts.items() if n}
     return {
         "name": cfg.name,
         "paused": g.paused,
         "open": (cal.is_open(now) if cal is not None else True) and not g.paused,
-        "waiting": len(g.home),
+        "waiting": len(g.home) + len(assigned),
+        "assigned": len(assigned),
         "oldest_since": oldest,
         "target": {"ratio": cfg.target.ratio, "seconds": cfg.target.seconds},
         "interval": _figures(g.stats.interval, now),
@@ -268,6 +283,14 @@ class FeedCore:
         out: dict[Hashable, Delta] = {}
         members = self._members
         self._members = False
+        rendered: dict[str, Row] = {}  # each changed row is rendered once, shared by scopes
+
+        def shown(aid: str) -> Row:
+            row = rendered.get(aid)
+            if row is None:
+                row = rendered[aid] = render_agent(self.agents[aid], now)
+            return row
+
         for key, st in self._scopes.items():
             gone: list[str] = []
             added: set[str] = set()
@@ -285,7 +308,7 @@ class FeedCore:
                     if gid in changed_groups
                 },
                 {
-                    aid: render_agent(self.agents[aid], now)
+                    aid: shown(aid)
                     for aid in sorted((changed_agents & st.view.agents) | added)
                     if aid in self.agents
                 },
@@ -297,8 +320,9 @@ class FeedCore:
 
     def _refresh(self, engine: Engine, now: float) -> tuple[set[str], set[str], list[str]]:
         changed_groups: set[str] = set()
+        assigned = assigned_waits(engine)
         for gid, g in engine.groups.items():
-            row = group_row(engine, g, now)
+            row = group_row(engine, g, now, assigned.get(gid, ()))
             if self.groups.get(gid) != row:
                 self.groups[gid] = row
                 changed_groups.add(gid)

@@ -433,3 +433,15 @@ async def test_acd_wallboard_once_signs_in_with_the_env_secret(
     out.truncate(0)
     assert await asyncio.to_thread(wallboard, args, console) == 1
     assert "unauthenticated" in out.getvalue()
+
+
+async def test_an_assigned_call_still_counts_as_waiting(srv: Server) -> None:
+    srv.submit(ev.AgentLogin("a4"))
+    srv.submit(ev.EnqueueCall(info("c1"), "vip"))
+    sup = await srv.client("sup-a")
+    await sup.request("assign_call", call_id="c1", agent_id="a4")
+    snap = await sup.request("snapshot")
+    assert snap["groups"]["vip"]["waiting"] == 1 and snap["groups"]["vip"]["assigned"] == 1
+    call = next(c for c in snap["calls"] if c["id"] == "c1")
+    assert call["phase"] == "assigned" and call["assigned_to"] == "a4"
+    await sup.close()
