@@ -85,6 +85,19 @@ def _wallboard(args: argparse.Namespace) -> int:
     return wallboard(args)
 
 
+def _reload(args: argparse.Namespace) -> int:
+    """Ask the running server (pid file in its data folder) to reload its configuration."""
+    from acd.reloader import signal_server
+
+    try:
+        pid = signal_server(args.data_dir)
+    except (OSError, ValueError) as err:
+        print(f"no running server found in {args.data_dir}: {err}", file=sys.stderr)
+        return 1
+    print(f"reload requested (pid {pid})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `acd` command."""
     p = argparse.ArgumentParser(prog="acd", description="Contact-center ACD server and tools")
@@ -114,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--stuck", type=float, default=300.0, help="seconds in a state shown red")
     w.add_argument("--once", action="store_true", help="print one frame and exit")
     w.set_defaults(func=_wallboard)
+
+    r = sub.add_parser("reload", help="reload the running server's configuration (SIGHUP)")
+    r.add_argument("--data-dir", default="./var", help="the server's data folder (default ./var)")
+    r.set_defaults(func=_reload)
     return p
 
 

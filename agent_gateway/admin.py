@@ -93,9 +93,6 @@ class SwitchLink(Protocol):
     def blocks(self) -> Any:
         """The caller blocks in force."""
 
-    async def reload(self, actor: str) -> str:
-        """Reload the configuration; the new version."""
-
 
 class AgentDesks(Protocol):
     """What the admin socket asks of the agent gateway (component "agents")."""
@@ -129,7 +126,7 @@ def _target(msg: msgspec.Struct) -> str:
     if isinstance(msg, m.SendMessage) and msg.agents:
         return "agents:" + ",".join(msg.agents)
     if isinstance(msg, m.AddBlock | m.RemoveBlock):
-        return f"caller:{msg.rule.number or msg.rule.prefix + '*'}"
+        return f"caller:{msg.rule.pattern}"
     return "center"
 
 
@@ -579,22 +576,18 @@ class AdminComponent:
 
     async def _reload(self, session: AdminSession, msg: m.Reload) -> Any:
         self._scope(session).need_admin("reload")
-        version = await self._switch().reload(self._who(session))
+        version = await self.app.reload(self._who(session))
         return {"version": version}
 
     async def _add_block(self, session: AdminSession, msg: m.AddBlock) -> Any:
         self._scope(session).need_admin("add_block")
-        rule = _rule(msg.rule, self.now())
-        result = await _maybe(self._switch().add_block(rule, self._who(session)))
-        return _plain(result) if result is not None else rule
+        rule = msgspec.to_builtins(msg.rule)
+        return _plain(await _maybe(self._switch().add_block(rule, self._who(session))))
 
     async def _remove_block(self, session: AdminSession, msg: m.RemoveBlock) -> Any:
         self._scope(session).need_admin("remove_block")
         rule = msgspec.to_builtins(msg.rule)
-        if not (msg.rule.number or msg.rule.prefix):
-            raise BadRequest("name the number or prefix to unblock")
-        result = await _maybe(self._switch().remove_block(rule, self._who(session)))
-        return _plain(result)
+        return _plain(await _maybe(self._switch().remove_block(rule, self._who(session))))
 
     async def _list_blocks(self, session: AdminSession, msg: m.ListBlocks) -> Any:
         self._scope(session).need_admin("list_blocks")
@@ -618,17 +611,6 @@ class _Replied:
 
 
 _ALREADY_REPLIED = _Replied()
-
-
-def _rule(rule: m.BlockRule, now: float) -> dict[str, Any]:
-    if bool(rule.number) == bool(rule.prefix):
-        raise BadRequest("a block names either a number or a prefix")
-    if not rule.reason.strip():
-        raise BadRequest("a block needs a reason (blocks are never silent)")
-    if rule.expires_at is None or rule.expires_at <= now:
-        raise BadRequest("a block needs an expiry in the future (expires_at, epoch seconds)")
-    out: dict[str, Any] = msgspec.to_builtins(rule)
-    return out
 
 
 async def _maybe(value: Any) -> Any:

@@ -137,12 +137,15 @@ class Reload(_Req, tag="reload", kw_only=True):
 
 
 class BlockRule(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """A caller block: an exact number or a prefix, why, and when it lapses."""
+    """A caller block: a number, or a prefix ending in `*`; why; when it lapses.
 
-    number: str = ""
-    prefix: str = ""
+    `expires_at` (epoch seconds) or `seconds` from now; the switch link validates the rule.
+    """
+
+    pattern: str
     reason: str = ""
     expires_at: float | None = None
+    seconds: float | None = None
 
 
 class AddBlock(_Req, tag="add_block", kw_only=True):

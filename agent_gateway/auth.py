@@ -72,7 +72,9 @@ def check_hash_format(stored: str) -> str | None:
 def _parse(stored: str) -> tuple[int, int, int, bytes, bytes]:
     parts = stored.split("$")
     if len(parts) != 6 or parts[0] != SCHEME:
-        raise BadHash("not a secret hash (expected scrypt$logN$r$p$salt$hash; see `acd hash-secret`)")
+        raise BadHash(
+            "not a secret hash (expected scrypt$logN$r$p$salt$hash; see `acd hash-secret`)"
+        )
     try:
         log_n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
         salt, digest = _unb64(parts[4]), _unb64(parts[5])
@@ -125,8 +127,10 @@ def parse_credentials(center: CenterConfig, problems: Problems) -> Credentials:
             for agent_id, value, loc in sub.entries():
                 if agent_id not in center.agents:
                     problems.error(loc, f"unknown agent {agent_id!r}")
-                elif not isinstance(value, str) or (why := check_hash_format(value)):
-                    problems.error(loc, why if isinstance(value, str) else "expected a string")
+                elif not isinstance(value, str):
+                    problems.error(loc, "must be a secret hash string")
+                elif (why := check_hash_format(value)) is not None:
+                    problems.error(loc, why)
                 else:
                     agents[agent_id] = value
         r.finish()
@@ -214,7 +218,8 @@ class SignInLimiter:
     def _prune(self, now: float) -> None:
         horizon = now - self._limits.window
         for key in [
-            k for k, w in self._windows.items()
+            k
+            for k, w in self._windows.items()
             if w.locked_until <= now and (not w.failures or w.failures[-1] <= horizon)
         ]:
             del self._windows[key]

@@ -95,12 +95,11 @@ class SwitchError(AcdError):
 
 @dataclass
 class SwitchRecorder:
-    """Stands in for the switch link's supervisor legs, caller blocks and reload."""
+    """Stands in for the switch link's supervisor legs and caller blocks."""
 
     name: str = "switch"
     legs: list[tuple[str, str, str, str]] = field(default_factory=list)
     rules: list[dict[str, Any]] = field(default_factory=list)
-    reloads: list[str] = field(default_factory=list)
 
     async def stop(self, app: App) -> None:
         pass
@@ -117,15 +116,11 @@ class SwitchRecorder:
 
     def remove_block(self, rule: Mapping[str, Any], actor: str) -> bool:
         before = len(self.rules)
-        self.rules = [r for r in self.rules if r.get("number") != rule.get("number")]
+        self.rules = [r for r in self.rules if r.get("pattern") != rule.get("pattern")]
         return len(self.rules) < before
 
     def blocks(self) -> list[dict[str, Any]]:
         return list(self.rules)
-
-    async def reload(self, actor: str) -> str:
-        self.reloads.append(actor)
-        return "v2"
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -13,6 +14,7 @@ from admin_harness import Server, running
 from core_harness import info
 
 from acd import events as ev
+from acd.app import App
 from acd.states import AgentState
 from agent_gateway.admin_client import AdminClient, AdminError
 from agent_gateway.wallboard import agent_row
@@ -103,8 +105,7 @@ async def test_supervisor_of_team_a_cannot_touch_team_b(srv: Server) -> None:
         ("send_message", {"group": "gen", "text": "hi"}),
         ("pause_group", {"group": "gen"}),
         ("reload", {}),
-        ("add_block", {"rule": {"number": "13800000000", "reason": "abuse",
-                                "expires_at": 4e9}}),
+        ("add_block", {"rule": {"pattern": "13800000000", "reason": "abuse", "seconds": 60}}),
         ("list_blocks", {}),
     ]  # fmt: skip
     for kind, fields in attempts:
@@ -112,7 +113,7 @@ async def test_supervisor_of_team_a_cannot_touch_team_b(srv: Server) -> None:
         assert err.code == "forbidden", (kind, err)
     assert srv.outputs[before:] == []  # nothing changed in the core
     assert srv.engine_state("a2") == ("ready", "")
-    assert srv.desks.messages == [] and srv.switch.rules == [] and srv.switch.reloads == []
+    assert srv.desks.messages == [] and srv.switch.rules == []
     refusals = [e for e in srv.journal.entries if e["who"] == "sup-a" and e["action"] != "sign_in"]
     assert [(e["action"], e["result"]) for e in refusals] == [(k, "forbidden") for k, _ in attempts]
     assert refusals[0]["target"] == "agent:a2" and refusals[0]["params"]["reason"] == "break"
@@ -294,26 +295,37 @@ async def test_monitor_whisper_barge_intercept_stop(srv: Server) -> None:
     await boss.close()
 
 
-async def test_admin_reload_and_blocks(srv: Server) -> None:
-    boss = await srv.client("boss")
-    assert await boss.request("reload") == {"version": "v2"}
-    assert srv.switch.reloads == ["boss"]
-    rule = {"number": "13800000001", "reason": "abusive caller", "expires_at": 4e9}
-    added = await boss.request("add_block", rule=rule)
-    assert added["by"] == "boss" and added["number"] == "13800000001"
-    assert [r["number"] for r in await boss.request("list_blocks")] == ["13800000001"]
-    no_expiry = {"number": "1", "reason": "x"}
-    assert (await refused(boss, "add_block", rule=no_expiry)).code == "bad_message"
-    no_reason = {"prefix": "139", "expires_at": 4e9}
-    assert (await refused(boss, "add_block", rule=no_reason)).code == "bad_message"
-    assert await boss.request("remove_block", rule={"number": "13800000001"}) is True
-    assert srv.switch.rules == []
-    acts = [(e["action"], e["result"]) for e in srv.journal.entries if e["who"] == "boss"]
-    assert acts[1:] == [("reload", "ok"), ("add_block", "ok"), ("list_blocks", "ok"),
-                        ("add_block", "bad_message"), ("add_block", "bad_message"),
-                        ("remove_block", "ok")]  # fmt: skip
-    assert srv.journal.of("add_block")[0]["target"] == "caller:13800000001"
-    await boss.close()
+async def test_admin_reload_and_blocks_on_the_real_switch_link(tmp_path: Any) -> None:
+    from acd.settings import load_settings
+
+    bundled = Path(__file__).resolve().parents[1] / "config" / "center.toml"
+    settings = load_settings(bundled)
+    app = App(settings, port=0, data_dir=tmp_path,
+              components=["ivr.link:switch_link", "agent_gateway.admin:component"])  # fmt: skip
+    await app.start()
+    try:
+        url = f"ws://127.0.0.1:{app.web.port}/admin"
+        sup = await AdminClient.connect(url, "sup-mass", "demo-sup-mass")
+        for kind, fields in [
+            ("reload", {}),
+            ("add_block", {"rule": {"pattern": "1380013*", "reason": "abuse", "seconds": 60}}),
+            ("list_blocks", {}),
+        ]:
+            assert (await refused(sup, kind, **fields)).code == "forbidden"
+        boss = await AdminClient.connect(url, "admin", "demo-admin")
+        assert await boss.request("reload") == {"version": settings.center.version}
+        rule = {"pattern": "1380013*", "reason": "abusive caller", "seconds": 3600}
+        added = await boss.request("add_block", rule=rule)
+        assert added["pattern"] == "1380013*" and added["reason"] == "abusive caller"
+        assert [r["pattern"] for r in await boss.request("list_blocks")] == ["1380013*"]
+        no_expiry = {"pattern": "139*", "reason": "x"}
+        assert (await refused(boss, "add_block", rule=no_expiry)).code == "bad_block"
+        await boss.request("remove_block", rule={"pattern": "1380013*"})
+        assert await boss.request("list_blocks") == []
+        await sup.close()
+        await boss.close()
+    finally:
+        await app.stop()
 
 
 async def test_sides_not_running_are_unavailable(tmp_path: Any) -> None:
@@ -325,12 +337,11 @@ async def test_sides_not_running_are_unavailable(tmp_path: Any) -> None:
         boss = await srv.client("boss")
         for kind, fields in [
             ("supervise", {"call_id": "c1", "mode": "barge", "endpoint": "sip:boss"}),
-            ("reload", {}),
             ("list_blocks", {}),
             ("send_message", {"team": "ta", "text": "hello"}),
         ]:
             assert (await refused(boss, kind, **fields)).code == "unavailable", kind
-        assert [e["result"] for e in srv.journal.entries[1:]] == ["unavailable"] * 4
+        assert [e["result"] for e in srv.journal.entries[1:]] == ["unavailable"] * 3
         await boss.close()
 
 
