@@ -44,6 +44,7 @@ ComponentFactory = Callable[["App"], Component]
 # "module:factory", in start order.
 COMPONENTS: list[str] = [
     "ivr.link:switch_link",
+    "agent_gateway.admin:component",
 ]
 
 
