@@ -42,7 +42,10 @@ class Component(Protocol):
 ComponentFactory = Callable[["App"], Component]
 
 # "module:factory", in start order.
-COMPONENTS: list[str] = []
+COMPONENTS: list[str] = [
+    "acd.journal:component",
+    "acd.metrics:component",
+]
 
 
 class App:
