@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check-config", help="validate a center configuration")
     c.add_argument("path", help="the configuration file")
     c.set_defaults(func=_check_config)
+
+    from acd.reports.cli import add_commands
+
+    add_commands(sub)
     return p
 
 

@@ -81,7 +81,7 @@ class Store(Protocol):
         """Every configuration version recorded, oldest first."""
 
     def span(self) -> tuple[float, float] | None:
-        """Earliest and latest call end recorded, or None when there is none."""
+        """Earliest arrival and latest end of the calls recorded, or None when there is none."""
 
     def check(self) -> str:
         """An integrity check of the underlying storage ("ok" when sound)."""

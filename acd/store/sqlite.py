@@ -372,8 +372,8 @@ class SqliteStore:
         return [ConfigRecord(at, v, actor, _loads(s)) for at, v, actor, s in rows]
 
     def span(self) -> tuple[float, float] | None:
-        """Earliest and latest call end recorded."""
-        row = self._rows("SELECT min(ended_at), max(ended_at) FROM calls")[0]
+        """Earliest arrival (or end) and latest end of the calls recorded."""
+        row = self._rows("SELECT min(coalesce(queued_at, ended_at)), max(ended_at) FROM calls")[0]
         return None if row[0] is None else (float(row[0]), float(row[1]))
 
     def check(self) -> str:
