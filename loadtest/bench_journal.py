@@ -59,7 +59,7 @@ def call_records(i: int, t: float) -> list[Record]:
 def throughput(n_records: int, synchronous: str, batch: int) -> tuple[float, int]:
     """Records per second committed, and the number of commits."""
     with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(tmp, synchronous=synchronous, batch=batch)  # type: ignore[arg-type]
+        store = open_store(tmp, synchronous=synchronous, batch=batch)
         calls = [call_records(i, 1.7e9 + i) for i in range(n_records // 7)]
         done = threading.Event()
         t0 = time.perf_counter()
@@ -103,7 +103,7 @@ async def _barrier_run(journal: JournalComponent, rate: float, seconds: float) -
 def barrier_latency(rate: float, seconds: float, synchronous: str) -> tuple[float, float, float]:
     """(p50, p99 in seconds, calls acknowledged per second) at `rate` calls per second."""
     with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(Path(tmp), synchronous=synchronous)  # type: ignore[arg-type]
+        store = open_store(Path(tmp), synchronous=synchronous)
         journal = JournalComponent(store, time.time)
         t0 = time.perf_counter()
         lat = asyncio.run(_barrier_run(journal, rate, seconds))
