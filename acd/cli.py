@@ -59,6 +59,39 @@ def _serve(args: argparse.Namespace) -> int:
     return run(lambda: App(settings, host=args.host, port=args.port, data_dir=args.data_dir))
 
 
+def _hash_secret(args: argparse.Namespace) -> int:
+    """Print the stored form of a secret read from stdin (never from argv: shell history)."""
+    import getpass
+
+    from agent_gateway.auth import hash_secret
+
+    if sys.stdin.isatty():
+        secret = getpass.getpass("secret: ")
+        if getpass.getpass("again: ") != secret:
+            print("the two entries differ", file=sys.stderr)
+            return 1
+    else:
+        secret = sys.stdin.readline().rstrip("\n")
+    if len(secret) < 8:
+        print("a secret needs at least 8 characters", file=sys.stderr)
+        return 1
+    print(hash_secret(secret, log_n=args.cost))
+    return 0
+
+
+def _reload(args: argparse.Namespace) -> int:
+    """Ask the running server (pid file in its data folder) to reload its configuration."""
+    from acd.reloader import signal_server
+
+    try:
+        pid = signal_server(args.data_dir)
+    except (OSError, ValueError) as err:
+        print(f"no running server found in {args.data_dir}: {err}", file=sys.stderr)
+        return 1
+    print(f"reload requested (pid {pid})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `acd` command."""
     p = argparse.ArgumentParser(prog="acd", description="Contact-center ACD server and tools")
@@ -75,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check-config", help="validate a center configuration")
     c.add_argument("path", help="the configuration file")
     c.set_defaults(func=_check_config)
+
+    h = sub.add_parser("hash-secret", help="hash a secret (read from stdin) for [credentials]")
+    h.add_argument("--cost", type=int, default=14, help="scrypt log2(n), 10-20 (default 14)")
+    h.set_defaults(func=_hash_secret)
+
+    r = sub.add_parser("reload", help="reload the running server's configuration (SIGHUP)")
+    r.add_argument("--data-dir", default="./var", help="the server's data folder (default ./var)")
+    r.set_defaults(func=_reload)
 
     from acd.reports.cli import add_commands
 

@@ -27,6 +27,9 @@ PARTS: dict[str, str] = {
     "server": "acd.settings:parse_server",
     "store": "acd.journal:parse_store",
     "reports": "acd.reports.settings:parse_reports",
+    "credentials": "agent_gateway.auth:parse_credentials",
+    "ivr": "ivr.flows:parse_ivr",
+    "switch": "ivr.settings:parse_switch",
 }
 
 
