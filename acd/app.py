@@ -43,6 +43,8 @@ ComponentFactory = Callable[["App"], Component]
 
 # "module:factory", in start order.
 COMPONENTS: list[str] = [
+    "acd.journal:component",
+    "acd.metrics:component",
     "ivr.link:switch_link",
     "agent_gateway.admin:component",
 ]

@@ -131,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("reload", help="reload the running server's configuration (SIGHUP)")
     r.add_argument("--data-dir", default="./var", help="the server's data folder (default ./var)")
     r.set_defaults(func=_reload)
+
+    from acd.reports.cli import add_commands
+
+    add_commands(sub)
     return p
 
 
