@@ -14,28 +14,20 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
     return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
 
 
-def test_sim_mode_reproduces_erlang_c(capsys: pytest.CaptureFixture[str]) -> None:
-    # One agent at a = 0.5, 200,000 calls: across seeds the ASA error has a standard
-    # deviation of ~0.7%, so the 3% tolerance below is > 4 sigma (busier, larger cases
-    # need millions of calls for the same certainty; tests/test_theory.py covers them).
-    r = run(capsys, "--agents", "1", "--rate", "0.0025", "--aht", "200", "--duration", "8e7",
-            "--warmup", "1e4", "--sl-threshold", "20", "--seed", "7")  # fmt: skip
+def test_sim_mode_json_has_every_key_and_the_theory_beside_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # the accuracy itself is tests/test_theory.py's (200k-call runs through this command)
+    r = run(capsys, "--agents", "3", "--rate", "0.01", "--aht", "200", "--duration", "20000",
+            "--sl-threshold", "20", "--seed", "7")  # fmt: skip
     keys = {"offered", "answered", "abandoned", "blocked", "service_level", "asa_seconds",
             "abandon_rate", "aht_seconds", "occupancy", "calls_per_second", "erlang_c"}  # fmt: skip
-    assert keys <= set(r)
-    c = r["erlang_c"]
-    assert isinstance(c, dict) and set(c) == {"service_level", "asa_seconds", "p_wait"}
-    assert r["offered"] > 190_000 and r["abandoned"] == 0 and "erlang_a" not in r
-    assert abs(r["service_level"] - c["service_level"]) <= 0.015  # type: ignore[operator]
-    assert abs(r["asa_seconds"] / c["asa_seconds"] - 1) <= 0.03  # type: ignore[operator]
-
-
-def test_sim_mode_reproduces_erlang_a_abandonment(capsys: pytest.CaptureFixture[str]) -> None:
-    r = run(capsys, "--agents", "20", "--rate", "0.1", "--aht", "200", "--patience", "60",
-            "--duration", "1e6", "--warmup", "4000", "--seed", "3")  # fmt: skip
-    a = r["erlang_a"]
-    assert isinstance(a, dict) and set(a) == {"service_level", "abandon_rate", "asa_seconds"}
-    assert abs(r["abandon_rate"] - a["abandon_rate"]) <= 0.01  # type: ignore[operator]
+    assert keys <= set(r) and "erlang_a" not in r
+    assert r["offered"] == r["answered"] > 150  # type: ignore[operator]
+    with_patience = run(capsys, "--agents", "3", "--rate", "0.01", "--patience", "60",
+                        "--duration", "20000")  # fmt: skip
+    assert "erlang_a" in with_patience
+    assert with_patience["abandoned"] > 0  # type: ignore[operator]
 
 
 def test_theory_is_left_out_when_the_scenario_does_not_fit_it(
