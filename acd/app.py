@@ -42,7 +42,9 @@ class Component(Protocol):
 ComponentFactory = Callable[["App"], Component]
 
 # "module:factory", in start order.
-COMPONENTS: list[str] = []
+COMPONENTS: list[str] = [
+    "agent_gateway.server:component",
+]
 
 
 class App:

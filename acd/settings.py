@@ -26,6 +26,7 @@ PartParser = Callable[[CenterConfig, Problems], Any]
 PARTS: dict[str, str] = {
     "server": "acd.settings:parse_server",
     "credentials": "agent_gateway.auth:parse_credentials",
+    "agent_gateway": "agent_gateway.options:parse_options",
 }
 
 
@@ -54,6 +55,7 @@ class ServerSettings:
     max_connections: int = 20000
     second_sign_in: Literal["takeover", "refuse"] = "takeover"
     auth: AuthLimits = AuthLimits()
+    close_timeout: float = 2.0  # seconds a closing handshake may take before the socket drops
 
 
 def _section(center: CenterConfig, name: str) -> Table | None:
@@ -95,6 +97,7 @@ def parse_server(center: CenterConfig, problems: Problems) -> ServerSettings:
         max_connections=r.integer("max_connections", d.max_connections, lo=1),
         second_sign_in="refuse" if second == "refuse" else "takeover",
         auth=auth,
+        close_timeout=r.number("close_timeout", d.close_timeout, lo=0.1),
     )
     r.finish()
     return settings

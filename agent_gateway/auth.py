@@ -72,7 +72,9 @@ def check_hash_format(stored: str) -> str | None:
 def _parse(stored: str) -> tuple[int, int, int, bytes, bytes]:
     parts = stored.split("$")
     if len(parts) != 6 or parts[0] != SCHEME:
-        raise BadHash("not a secret hash (expected scrypt$logN$r$p$salt$hash; see `acd hash-secret`)")
+        raise BadHash(
+            "not a secret hash (expected scrypt$logN$r$p$salt$hash; see `acd hash-secret`)"
+        )
     try:
         log_n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
         salt, digest = _unb64(parts[4]), _unb64(parts[5])
@@ -126,7 +128,8 @@ def parse_credentials(center: CenterConfig, problems: Problems) -> Credentials:
                 if agent_id not in center.agents:
                     problems.error(loc, f"unknown agent {agent_id!r}")
                 elif not isinstance(value, str) or (why := check_hash_format(value)):
-                    problems.error(loc, why if isinstance(value, str) else "expected a string")
+                    bad = (why or "bad hash") if isinstance(value, str) else "expected a string"
+                    problems.error(loc, bad)
                 else:
                     agents[agent_id] = value
         r.finish()
