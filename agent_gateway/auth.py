@@ -217,7 +217,8 @@ class SignInLimiter:
     def _prune(self, now: float) -> None:
         horizon = now - self._limits.window
         for key in [
-            k for k, w in self._windows.items()
+            k
+            for k, w in self._windows.items()
             if w.locked_until <= now and (not w.failures or w.failures[-1] <= horizon)
         ]:
             del self._windows[key]

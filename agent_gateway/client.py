@@ -210,15 +210,23 @@ class AgentClient:
             m.SignIn(id=0, agent_id=agent_id, secret=secret, endpoint=endpoint)
         )
         res = msgspec.convert(raw, m.SignInResult)
-        self.agent_id, self.token, self.last_seq = res.agent_id, res.token, res.seq
+        self.agent_id, self.token = res.agent_id, res.token
+        self._covered(res.seq)
         return res
+
+    def _covered(self, seq: int) -> None:
+        """The snapshot in a reply reflects every push up to `seq`: drop those queued."""
+        self.last_seq = max(self.last_seq, seq)
+        kept = [p for p in self.drain() if p.seq > seq]
+        for p in kept:
+            self.pushes.put_nowait(p)
 
     async def resume(self) -> m.SignInResult:
         """Take the session back after a reconnect; missed pushes follow the reply."""
         raw = await self.request(m.Resume(id=0, token=self.token, last_seq=self.last_seq))
         res = msgspec.convert(raw, m.SignInResult)
         if res.snapshot is not None:  # the gap was too old: start over from the snapshot
-            self.last_seq = res.seq
+            self._covered(res.seq)
         return res
 
     async def snapshot(self) -> m.SnapshotResult:

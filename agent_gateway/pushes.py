@@ -66,6 +66,7 @@ class PushRouter:
         self.owners: dict[str, str] = {}  # consult leg id -> consulting agent
         self.ringing: dict[str, m.Offer] = {}  # agent id -> its offer while it rings
         self.offers_pushed = 0
+        self._left: list[tuple[str, str, float]] = []
         self._handlers: dict[type, Callable[[Any], None]] = {
             ev.CallOffered: self._offered,
             ev.OfferEnded: self._offer_ended,
@@ -83,6 +84,21 @@ class PushRouter:
             h = handlers.get(type(o))
             if h is not None:
                 h(o)
+        if self._left:
+            self._settle_left()
+
+    def _settle_left(self) -> None:
+        """Agents whose part of a call ended with no parties change telling them so."""
+        left, self._left = self._left, []
+        for call_id, aid, at in left:
+            told = self.parties.get(call_id)
+            if told is None or aid not in told:
+                continue
+            told.discard(aid)
+            push = m.CallChanged(
+                at=at, call_id=call_id, event="left", agents=sorted(told), external=[], held=False
+            )
+            self._push(aid, push)
 
     def _push(self, agent_id: str, push: m.Push) -> bool:
         s = self.sessions.by_agent.get(agent_id)
@@ -178,16 +194,7 @@ class PushRouter:
         self.today.state_changed(o)
         aid = o.agent_id
         if o.old is AgentState.ON_CALL and o.new is not AgentState.ON_CALL and o.call_id:
-            told = self.parties.get(o.call_id)
-            if told is not None and aid in told:  # left without a parties change
-                told.discard(aid)
-                self._push(
-                    aid,
-                    m.CallChanged(
-                        at=o.at, call_id=o.call_id, event="left", agents=sorted(told),
-                        external=[], held=False,
-                    ),
-                )  # fmt: skip
+            self._left.append((o.call_id, aid, o.at))  # settled at the end of the batch
         s = self.sessions.by_agent.get(aid)
         if s is None:
             if o.new is AgentState.WRAP_UP and o.pending is AgentState.LOGGED_OUT:
