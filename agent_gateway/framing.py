@@ -117,7 +117,7 @@ class Codec(Generic[M]):
             return msg
         except msgspec.ValidationError as err:
             raise self._explain(frame, str(err)) from None
-        except msgspec.DecodeError as err:
+        except (msgspec.DecodeError, ValueError) as err:  # ValueError: invalid UTF-8 inside
             kind = "JSON" if text else "MessagePack"
             raise FrameError(BAD_FRAME, f"not valid {kind}: {err}") from None
 
@@ -127,7 +127,7 @@ class Codec(Generic[M]):
                 raw = self._json_any.decode(frame)
             else:
                 raw = self._msgpack_any.decode(frame)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, ValueError):
             return FrameError(BAD_FRAME, detail)
         if not isinstance(raw, dict):
             return FrameError(BAD_MESSAGE, "a message is an object with a 'type'")
@@ -298,8 +298,13 @@ class Channel:
             self.on_close()
 
     async def _close(self, code: int, reason: str) -> None:
+        ws = self.ws
         try:
-            await self.ws.close(code, reason[:120])
+            # A peer that stops reading never takes the close frame: do not wait for it
+            # longer than the connection's close timeout, then drop the socket.
+            await asyncio.wait_for(ws.close(code, reason[:120]), ws.close_timeout or 10)
+        except TimeoutError:
+            ws.transport.abort()
         except Exception:  # the transport may already be gone
             log.debug("close failed", code=code)
 
