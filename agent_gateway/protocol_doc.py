@@ -47,7 +47,7 @@ def _fields(cls: type[msgspec.Struct]) -> list[str]:
 
 
 def _section(cls: type[msgspec.Struct]) -> list[str]:
-    tag = cls.__struct_config__.tag  # type: ignore[attr-defined]
+    tag = cls.__struct_config__.tag
     doc = " ".join((inspect.getdoc(cls) or "").split())
     out = [f"### `{tag}`", "", doc, ""]
     rows = _fields(cls)
@@ -290,6 +290,7 @@ shutting down.
 def render() -> str:
     """The whole document."""
     out = [HEAD, "## Requests", ""]
+    cls: type[msgspec.Struct]
     for cls in m.REQUESTS:
         out += _section(cls)
     out += ["## Replies", ""]
