@@ -172,7 +172,9 @@ class AgentClient:
         """Write a frame without awaiting: straight to the transport when it keeps up."""
         ws = self.ws
         assert ws is not None
-        if ws.protocol.state is State.OPEN and not ws.paused and ws.send_in_progress is None:
+        if ws.protocol.state is not State.OPEN:
+            return  # closing: the reader fails the pending reply
+        if not ws.paused and ws.send_in_progress is None:
             if self.binary:
                 ws.protocol.send_binary(frame)
             else:
@@ -181,7 +183,12 @@ class AgentClient:
             return
         task = asyncio.get_running_loop().create_task(ws.send(frame, text=not self.binary))
         self._sends.add(task)
-        task.add_done_callback(self._sends.discard)
+        task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._sends.discard(task)
+        if not task.cancelled():
+            task.exception()  # a send that met a closing connection is not an error here
 
     async def request(self, msg: m.Request, timeout: float = 10.0) -> Any:
         """Send a request and return its result, or raise RequestError."""
