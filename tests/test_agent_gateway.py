@@ -355,3 +355,40 @@ async def test_force_disconnect(tmp_path) -> None:  # type: ignore[no-untyped-de
         await c.sign_in("a1", secret("a1"))  # a fresh sign-in is welcome
         await c.ready()
         await c.close()
+
+
+async def test_group_stats_and_supervisor_notice_pushes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    async with running(make_settings(), tmp_path) as app:
+        c = await desktop(app, "a1")
+        call(app, "q1")
+        call(app, "q2", grp="m")
+        gw = app.component("agents")
+        assert gw.push_group_stats() == 1  # type: ignore[union-attr]
+        stats = await c.next_push(m.GroupStats)
+        waiting = {g.group: g.waiting for g in stats.groups}
+        assert waiting == {"g": 1, "m": 1, "n": 0}
+        assert gw.notify("a1", "whisper", "sup-1", "q1") is True  # type: ignore[union-attr]
+        notice = await c.next_push(m.Notice)
+        assert (notice.kind, notice.supervisor) == ("whisper", "sup-1")
+        await c.close()
+
+
+def test_today_counters_start_again_at_the_centers_local_midnight() -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from acd.states import AgentState as S
+    from agent_gateway.views import Today
+
+    tz = ZoneInfo("Asia/Shanghai")
+    today = Today(tz)
+    before = dt.datetime(2025, 3, 1, 23, 50, tzinfo=tz).timestamp()
+    after = dt.datetime(2025, 3, 2, 0, 10, tzinfo=tz).timestamp()
+    utc_same_day = dt.datetime(2025, 3, 1, 16, 5, tzinfo=dt.UTC).timestamp()  # 00:05 local
+    today.of("a1", before).offered += 3
+    today.state_changed(ev.AgentStateChanged(before, "a1", S.READY, S.NOT_READY, "break", "", None))
+    assert today.of("a1", before).day == "2025-03-01"
+    c = today.of("a1", utc_same_day)
+    assert c.day == "2025-03-02" and c.offered == 0  # the UTC date is still the 1st
+    view = today.of("a1", after).view(after)
+    assert view.not_ready_seconds == pytest.approx(600.0)  # counted from local midnight
