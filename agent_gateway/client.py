@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
 import time
 from collections.abc import AsyncIterator, Callable
@@ -34,6 +35,12 @@ from agent_gateway.framing import Error, Ok
 P = TypeVar("P", bound=m.Push)
 
 _Incoming = Ok | Error | m.AnyPush
+
+# websockets >= 15 looks up proxy settings in the environment on every connect (costly with
+# thousands of simulated desktops); the server is reached directly.
+_NO_PROXY: dict[str, Any] = (
+    {"proxy": None} if "proxy" in inspect.signature(connect.__init__).parameters else {}
+)
 
 
 class RequestError(Exception):
@@ -87,7 +94,8 @@ class AgentClient:
             compression=None,
             open_timeout=self.open_timeout,
             max_size=2**20,
-            ping_interval=None,
+            ping_interval=None,  # the server pings; pongs are automatic
+            **_NO_PROXY,
         )
         self.closed = asyncio.get_running_loop().create_future()
         self._reader = asyncio.get_running_loop().create_task(self._read(self.ws))
