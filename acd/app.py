@@ -43,6 +43,7 @@ ComponentFactory = Callable[["App"], Component]
 
 # "module:factory", in start order.
 COMPONENTS: list[str] = [
+    "ivr.link:switch_link",
     "agent_gateway.server:component",
 ]
 
@@ -76,6 +77,12 @@ class App:
         if self.ready:
             return 200, TEXT, b"ready\n"
         return 503, TEXT, b"starting\n"
+
+    async def reload(self, actor: str) -> str:
+        """Apply the configuration on disk to new calls (see acd.reloader); its version."""
+        from acd.reloader import reload
+
+        return await reload(self, actor)
 
     def component(self, name: str) -> Component | None:
         """A started component by name."""
@@ -116,6 +123,9 @@ async def serve_until_stopped(app: App) -> int:
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, app.stopping.set)
     await app.start()
+    from acd.reloader import install
+
+    install(app)  # SIGHUP -> reload, and the pid file `acd reload` signals
     cfg = app.settings.center
     log.info(
         "serving",

@@ -79,6 +79,19 @@ def _hash_secret(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reload(args: argparse.Namespace) -> int:
+    """Ask the running server (pid file in its data folder) to reload its configuration."""
+    from acd.reloader import signal_server
+
+    try:
+        pid = signal_server(args.data_dir)
+    except (OSError, ValueError) as err:
+        print(f"no running server found in {args.data_dir}: {err}", file=sys.stderr)
+        return 1
+    print(f"reload requested (pid {pid})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `acd` command."""
     p = argparse.ArgumentParser(prog="acd", description="Contact-center ACD server and tools")
@@ -99,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     h = sub.add_parser("hash-secret", help="hash a secret (read from stdin) for [credentials]")
     h.add_argument("--cost", type=int, default=14, help="scrypt log2(n), 10-20 (default 14)")
     h.set_defaults(func=_hash_secret)
+
+    r = sub.add_parser("reload", help="reload the running server's configuration (SIGHUP)")
+    r.add_argument("--data-dir", default="./var", help="the server's data folder (default ./var)")
+    r.set_defaults(func=_reload)
     return p
 
 

@@ -115,6 +115,8 @@ class Engine:
             ev.ExternalPartyChanged: self._on_external_party,
             ev.ConsultBridged: self._on_consult_bridged,
             ev.TransferredOut: self._on_transferred_out,
+            ev.TransferFailed: self._on_transfer_failed,
+            ev.InterceptCall: self._on_intercept,
             ev.CallbackChosen: self._on_callback_chosen,
             ev.ScheduleCallback: self._on_schedule_callback,
             ev.DialOutResult: self._on_dial_result,
@@ -644,7 +646,9 @@ class Engine:
             call.groups_seen.append(cfg.id)
         g.stats.offered(self.now)
         self._out.append(
-            ev.CallQueued(self.now, call.id, cfg.id, call.kind, call.base, call.queued_at)
+            ev.CallQueued(
+                self.now, call.id, cfg.id, call.kind, call.base, call.queued_at, False, restoring
+            )
         )
         call.phase = CallPhase.QUEUED
         self._match_call(call)  # an idle agent takes it before it is ever filed
@@ -857,7 +861,17 @@ class Engine:
         agent = self.agent(e.agent_id)
         if agent.offer is not None or agent.state is S.RESERVED:
             raise WrongState(f"agent {agent.id} has an offer ringing", agent_id=agent.id)
-        call = Call(e.call, CallKind.INBOUND, g.cfg.id, 0.0, e.queued_at)
+        if e.kind is CallKind.CONSULT:
+            raise WrongState("a consult leg is not restored on its own", call_id=e.call.id)
+        pr = self.config.priorities
+        base = (
+            pr.base(e.call.brand, e.call.vip)
+            if e.priority is None
+            else min(pr.ceiling, max(pr.floor, e.priority))
+        )
+        call = Call(e.call, e.kind, g.cfg.id, base, e.queued_at)
+        if e.kind is not CallKind.INBOUND:
+            call.number = e.call.caller
         call.answered_at = e.answered_at
         call.targets = {g.cfg.id: g.cfg.min_level}
         self.calls[call.id] = call
@@ -874,9 +888,10 @@ class Engine:
 
     def _on_caller_hangup(self, e: ev.CallerHangup) -> None:
         call = self.call(e.call_id)
-        if not call.caller_present:
-            raise WrongState(f"call {call.id} has no caller on the line", call_id=call.id)
         phase = call.phase
+        # A connected callback or voicemail task has the customer on the line again.
+        if not call.caller_present and phase is not CallPhase.CONNECTED:
+            raise WrongState(f"call {call.id} has no caller on the line", call_id=call.id)
         if phase in WAITING:
             self._abandon(call, ringing=False)
         elif phase in (CallPhase.OFFERED, CallPhase.CONNECTING):
@@ -1224,6 +1239,20 @@ class Engine:
         for agent in agents:
             self._leave(call, agent)
 
+    def _on_transfer_failed(self, e: ev.TransferFailed) -> None:
+        call = self.call(e.call_id)
+        if call.transfer is None:
+            raise WrongState(f"call {call.id} has no transfer pending", call_id=call.id)
+        call.transfer = None
+        self._parties(call, "transfer_failed")
+
+    def _on_intercept(self, e: ev.InterceptCall) -> None:
+        call = self.call(e.call_id)
+        if call.phase is not CallPhase.CONNECTED or call.kind is CallKind.CONSULT:
+            raise WrongState(f"call {call.id} is not a connected call", call_id=call.id)
+        call.transfer = None
+        self._end_connected(call, e.supervisor, EndCause.INTERCEPTED)
+
     # ------------------------------------------------------------------ callbacks & voicemail
 
     def _on_callback_chosen(self, e: ev.CallbackChosen) -> None:
@@ -1262,8 +1291,12 @@ class Engine:
         if not e.number:
             raise WrongState("a callback needs a number")
         base = self.config.priorities.base(e.call.brand, e.call.vip)
-        call = Call(e.call, CallKind.CALLBACK, g.cfg.id, base, max(e.at, self.now))
+        kind = CallKind.VOICEMAIL if e.voicemail else CallKind.CALLBACK
+        place = max(e.at, self.now) if e.queued_at is None else e.queued_at
+        call = Call(e.call, kind, g.cfg.id, base, place)
         call.number = e.number
+        call.voicemail = e.voicemail
+        call.attempts = e.attempts
         call.targets = {g.cfg.id: g.cfg.min_level}
         self.calls[call.id] = call
         if e.at > self.now:
@@ -1273,7 +1306,7 @@ class Engine:
             self._match_call(call)
         self._emit(
             ev.CallbackQueued(
-                self.now, call.id, g.cfg.id, call.kind, max(e.at, self.now), 0, e.number
+                self.now, call.id, g.cfg.id, call.kind, max(e.at, self.now), e.attempts, e.number
             )
         )
 

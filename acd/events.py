@@ -41,6 +41,7 @@ class EndCause(StrEnum):
     VOICEMAIL_EMPTY = "voicemail_empty"  # sent to voicemail, hung up without a message
     ENDED = "ended"  # a consult leg ended (not a customer contact)
     LOST = "lost"  # the switch that held it went away and never resynced
+    INTERCEPTED = "intercepted"  # a supervisor took the call over from its agent
 
 
 class TargetKind(StrEnum):
@@ -100,7 +101,10 @@ class EnqueueCall(Event, frozen=True):
 
 
 class RestoreConnected(Event, frozen=True):
-    """Resync: a call the switch reports as connected to an agent."""
+    """Resync: a call the switch reports as connected to an agent.
+
+    `priority` is the base priority it had (None: from its brand and VIP level again).
+    """
 
     call: CallInfo
     group: str
@@ -108,6 +112,8 @@ class RestoreConnected(Event, frozen=True):
     queued_at: float
     answered_at: float
     held: bool = False
+    kind: CallKind = CallKind.INBOUND
+    priority: float | None = None
 
 
 class CallerHangup(Event, frozen=True):
@@ -172,6 +178,23 @@ class TransferredOut(Event, frozen=True):
     call_id: str
 
 
+class TransferFailed(Event, frozen=True):
+    """The switch could not carry out a blind transfer; the call stays with its agent."""
+
+    call_id: str
+    reason: str = "failed"
+
+
+class InterceptCall(Event, frozen=True):
+    """A supervisor took the call over (the switch already dropped the agents' legs).
+
+    The call leaves the ACD with cause `intercepted`; its agents go to after-call work.
+    """
+
+    call_id: str
+    supervisor: str
+
+
 class CallbackChosen(Event, frozen=True):
     """The caller accepted a callback (keeps the place) and will hang up. `at` schedules it."""
 
@@ -181,13 +204,20 @@ class CallbackChosen(Event, frozen=True):
 
 
 class ScheduleCallback(Event, frozen=True):
-    """Create a callback task (from an agent, a supervisor or an API) due at `at`."""
+    """Create a callback task (from an agent, a supervisor or an API) due at `at`.
+
+    Restoring an owed task after a restart: `queued_at` keeps its original place and
+    `voicemail` (a recording reference) makes it a voicemail task; `attempts` already made.
+    """
 
     call: CallInfo
     group: str
     number: str
     at: float
     actor: str = ""
+    queued_at: float | None = None
+    voicemail: str = ""
+    attempts: int = 0
 
 
 class DialOutResult(Event, frozen=True):
@@ -448,6 +478,7 @@ class CallQueued(Output, frozen=True):
     priority: float
     queued_at: float
     requeued: bool = False
+    restored: bool = False  # back after a restart or resync: not a new offered call
 
 
 class CallBlocked(Output, frozen=True):
@@ -550,7 +581,8 @@ class CallPartiesChanged(Output, frozen=True):
     agents: tuple[str, ...]
     external: tuple[str, ...]
     held: bool
-    event: str  # connected, held, retrieved, transferred, conference, party_left, consult
+    event: str  # connected, held, retrieved, transferred, conference, party_left, consult,
+    # transfer_failed...
 
 
 class CallEnded(Output, frozen=True):

@@ -26,6 +26,8 @@ PartParser = Callable[[CenterConfig, Problems], Any]
 PARTS: dict[str, str] = {
     "server": "acd.settings:parse_server",
     "credentials": "agent_gateway.auth:parse_credentials",
+    "ivr": "ivr.flows:parse_ivr",
+    "switch": "ivr.settings:parse_switch",
     "agent_gateway": "agent_gateway.options:parse_options",
 }
 

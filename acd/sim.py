@@ -22,6 +22,7 @@ from acd.engine import Engine
 from acd.errors import AcdError
 from acd.live import CallPhase
 from acd.model import (
+    SYSTEM_REASONS,
     AgentConfig,
     CenterConfig,
     Priorities,
@@ -54,6 +55,8 @@ class Scenario:
     break_length: float = 300.0
     callback_answer_rate: float = 0.8
     group: str = ""  # group to queue in; default the config's first
+    routes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # brand->group
+    cities: tuple[str, ...] = ()  # each call gets one at random as its `city` attribute
 
 
 def fifo_config(agents: int, sl_threshold: float = 20.0, acw: bool = False) -> CenterConfig:
@@ -83,6 +86,7 @@ def fifo_config(agents: int, sl_threshold: float = 20.0, acw: bool = False) -> C
         name="fifo",
         sl_threshold=sl_threshold,
         priorities=Priorities(),
+        reasons=MappingProxyType({**SYSTEM_REASONS, "break": "Short break"}),
         groups=MappingProxyType({"default": group}),
         agents=MappingProxyType(agent_cfgs),
     )
@@ -180,6 +184,9 @@ class Simulation:
         self.now = 0.0
         self.result = SimResult()
         self.group = scenario.group or next(iter(self.config.groups))
+        # Breaks use "break", or the first reason the center defines for agents.
+        own = [r for r in self.config.reasons if r not in SYSTEM_REASONS]
+        self.break_reason = "break" if "break" in self.config.reasons or not own else own[0]
         self.counted: set[str] = set()
         self.arrival: dict[str, float] = {}
         self.estimate: dict[str, float] = {}
@@ -215,9 +222,13 @@ class Simulation:
         self.react(outs)
         return True
 
-    def run(self) -> SimResult:
-        """Run to the end of the scenario and drain; return the figures."""
+    def run(self, progress: Callable[[float], None] | None = None) -> SimResult:
+        """Run to the end of the scenario and drain; return the figures.
+
+        `progress(t)` is called now and then with the simulated time reached.
+        """
         sc = self.sc
+        steps = 0
         for i, aid in enumerate(self.agent_ids):
             t0 = i * 1e-6
             self.later(t0, ev.AgentLogin(aid))
@@ -235,6 +246,9 @@ class Simulation:
             if t == math.inf or (t > sc.duration and not engine.calls):
                 break
             self.now = t
+            steps += 1
+            if progress is not None and steps % 5000 == 0:
+                progress(t)
             if t_engine < t_world:
                 self.react(engine.advance(t))
                 continue
@@ -246,7 +260,7 @@ class Simulation:
         return self.result
 
     def _exp(self, mean: float) -> float:
-        return self.rng.expovariate(1.0 / mean)
+        return self.rng.expovariate(1.0 / mean) if mean > 0 else 0.0
 
     def _handle_time(self) -> float:
         sc = self.sc
@@ -273,18 +287,20 @@ class Simulation:
                     brand = name
                     break
             vip = 1 if brand == "vip" else 0
+        attrs = {"city": self.rng.choice(sc.cities)} if sc.cities else {}
         info = ev.CallInfo(
             id=cid,
             caller=f"1380000{next(self._call_ids) % 10000:04d}",
             brand=brand,
             vip=vip,
+            attributes=attrs,
             arrived_at=t,
         )
         if t >= sc.warmup:
             self.counted.add(cid)
             self.result.offered += 1
         self.arrival[cid] = t
-        if not self.send(ev.EnqueueCall(info, self.group), t):
+        if not self.send(ev.EnqueueCall(info, sc.routes.get(brand, self.group)), t):
             return
         call = self.engine.calls.get(cid)
         if call is not None and call.phase is CallPhase.QUEUED and cid in self.counted:
@@ -309,9 +325,9 @@ class Simulation:
             self.at(t + self._exp(sc.not_ready_every), self._take_break, aid)
         agent = self.engine.agents[aid]
         if agent.state is AgentState.READY:
-            self.send(ev.AgentNotReady(aid, "break"), t)
+            self.send(ev.AgentNotReady(aid, self.break_reason), t)
         elif agent.state in (AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP):
-            self.send(ev.SetPending(aid, AgentState.NOT_READY, "break"), t)
+            self.send(ev.SetPending(aid, AgentState.NOT_READY, self.break_reason), t)
         else:
             return
         self.at(t + self._exp(sc.break_length), self._back, aid)

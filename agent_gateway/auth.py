@@ -127,9 +127,10 @@ def parse_credentials(center: CenterConfig, problems: Problems) -> Credentials:
             for agent_id, value, loc in sub.entries():
                 if agent_id not in center.agents:
                     problems.error(loc, f"unknown agent {agent_id!r}")
-                elif not isinstance(value, str) or (why := check_hash_format(value)):
-                    bad = (why or "bad hash") if isinstance(value, str) else "expected a string"
-                    problems.error(loc, bad)
+                elif not isinstance(value, str):
+                    problems.error(loc, "must be a secret hash string")
+                elif (why := check_hash_format(value)) is not None:
+                    problems.error(loc, why)
                 else:
                     agents[agent_id] = value
         r.finish()

@@ -45,6 +45,10 @@ def test_bad_credentials_name_file_and_key(tmp_path: Path) -> None:
     (tmp_path / "shared").mkdir()
     for f in (BUNDLED.parent / "shared").iterdir():
         (tmp_path / "shared" / f.name).write_text(f.read_text())
+    (tmp_path / "ivr").mkdir()  # the IVR files the bundled center includes
+    for f in (BUNDLED.parent / "ivr").iterdir():
+        (tmp_path / "ivr" / f.name).write_text(f.read_text())
+    (tmp_path / "customers.csv").write_text((BUNDLED.parent / "customers.csv").read_text())
     (tmp_path / "center.toml").write_text(main)
     (tmp_path / "bad.toml").write_text(
         '[credentials.agents]\n"nobody" = "x"\n"3011" = "plain"\n'

@@ -681,7 +681,7 @@ def test_check_config_lists_errors_and_warnings(
     assert main(["check-config", "c.toml"]) == 0
     out, err = capsys.readouterr()
     assert err.startswith("warning: c.toml: groups.g.ageing_rate: ")
-    assert out.startswith("c.toml: ok (1 groups, 1 agents, 1 warning, version ")
+    assert out.startswith("c.toml: ok (1 groups, 1 agents, 2 warnings, version ")
 
 
 def test_unlisted_groups_the_skills_qualify_for_are_pointed_out(here: Path) -> None:

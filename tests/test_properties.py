@@ -2,55 +2,22 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
-from chaos import Chaos, Intent, random_intents
 from core_harness import Core, agent, center, group
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from acd import events as ev
-from acd.invariants import _eligible, violations
+from loadtest.chaos import Intent, random_intents, run_checked
 
 intents = st.lists(
     st.tuples(
-        st.integers(0, 63),
+        st.integers(0, 67),
         st.integers(0, 999),
         st.integers(0, 999),
         st.sampled_from((0.0, 0.5, 2.0, 7.0)),
     ),
     max_size=120,
 )
-
-
-def run_checked(items: list[Intent], seed: int = 0) -> Chaos:
-    """Apply intents, checking every invariant after each one."""
-    chaos = Chaos(seed)
-    ended: Counter[str] = Counter()
-    seen: set[str] = set()
-    for i, intent in enumerate(items):
-        before = len(chaos.outputs)
-        chaos.apply(intent)
-        new = chaos.outputs[before:]
-        for o in new:
-            if isinstance(o, ev.CallEnded):
-                ended[o.call_id] += 1
-            if isinstance(o, ev.CallQueued | ev.CallBlocked | ev.CallbackQueued):
-                seen.add(o.call_id)
-        for o in new:
-            if isinstance(o, ev.CallOffered):
-                call = chaos.engine.calls.get(o.call_id)
-                a = chaos.engine.agents.get(o.agent_id)
-                if call is None or a is None or call.agent is not a:
-                    continue  # the offer already fell through in the same step
-                if not o.assigned_by and call.kind is not ev.CallKind.CONSULT:
-                    assert _eligible(chaos.engine, a, call), (i, intent, o)
-        problems = violations(chaos.engine)
-        assert not problems, (i, intent, problems)
-    assert all(n == 1 for n in ended.values()), [c for c, n in ended.items() if n > 1]
-    for cid in seen:
-        assert (cid in chaos.engine.calls) != (ended[cid] == 1), cid
-    return chaos
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

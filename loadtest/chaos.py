@@ -8,15 +8,16 @@ intents; a plain seed makes a list too, so a failing seed replays exactly.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import replace
 from types import MappingProxyType
 
-from core_harness import agent, center, group
-
 from acd import events as ev
+from acd.builders import agent, center, group
 from acd.engine import Engine
 from acd.errors import AcdError
 from acd.events import Target, TargetKind
+from acd.invariants import _eligible, violations
 from acd.live import CallPhase
 from acd.model import (
     CallbackPolicy,
@@ -103,7 +104,7 @@ def random_intents(seed: int, n: int) -> list[Intent]:
     rng = random.Random(seed)
     return [
         (
-            rng.randrange(64),
+            rng.randrange(68),
             rng.randrange(1000),
             rng.randrange(1000),
             rng.choice((0.0, 0.5, 2.0, 7.0)),
@@ -129,6 +130,11 @@ class Chaos:
             self.outputs.extend(err.outputs)
             self.refused += 1
 
+    def _restored(self) -> ev.CallInfo:
+        """A call coming back after a restart, with its original arrival time."""
+        self.n += 1
+        return ev.CallInfo(f"c{self.n}", caller=f"139{self.n:05d}", brand="gotone")
+
     def apply(self, intent: Intent) -> None:
         op, x, y, dt = intent
         self.t += dt
@@ -140,13 +146,13 @@ class Chaos:
         cid = calls[x % len(calls)] if calls else "none"
         groups = sorted(e.groups)
         gid = groups[y % len(groups)]
-        k = op % 32
+        k = op % 34
         # Requests about offers and calls mostly come from agents who have some.
         ringing = sorted(i for i, ag in e.agents.items() if ag.offer is not None)
         talking = sorted(i for i, ag in e.agents.items() if ag.calls)
         if k in (9, 10, 11, 12, 13) and ringing and y % 5:
             aid = ringing[x % len(ringing)]
-        elif k in (15, 16, 17, 18, 19, 20, 31) and talking and y % 5:
+        elif k in (15, 16, 17, 18, 19, 20, 31, 32) and talking and y % 5:
             aid = talking[x % len(talking)]
         a = e.agents[aid]
         offer = a.offer.id if a.offer is not None else cid
@@ -202,7 +208,9 @@ class Chaos:
         elif k == 18:
             call = e.calls.get(on)
             if call is not None and call.transfer is not None:
-                if call.transfer[0].kind is TargetKind.EXTERNAL:
+                if y % 4 == 0:
+                    self.send(ev.TransferFailed(on, "busy"))
+                elif call.transfer[0].kind is TargetKind.EXTERNAL:
                     self.send(ev.TransferredOut(on))
                 else:
                     self.send(ev.AgentLegEnded(on, call.transfer[1].id))
@@ -254,6 +262,11 @@ class Chaos:
                 self.send(ev.Reload(chaos_config(f"v{self.t}"), "admin"))
             else:
                 self.send(ev.PauseGroup(gid, "sup", paused=bool(x % 2)))
+        elif k == 32:
+            self.send(ev.InterceptCall(on, "sup"))
+        elif k == 33:
+            self.send(ev.EnqueueCall(self._restored(), gid, priority=float(y % 150),
+                                     queued_at=max(0.0, self.t - x % 60)))  # fmt: skip
         else:
             self.send(
                 ev.SetPending(
@@ -265,3 +278,103 @@ class Chaos:
             self.send(ev.CallbackOutcome(aid, on, ("no_answer", "cancelled", "connected")[y % 3]))
             self.send(ev.ConferenceDrop(aid, on, bid))
             self.send(ev.Tick())
+
+
+class InvariantBroken(AssertionError):
+    """A chaos sequence broke an invariant of the engine."""
+
+
+def _require(ok: bool, what: str) -> None:
+    if not ok:
+        raise InvariantBroken(what)
+
+
+def run_checked(items: list[Intent], seed: int = 0) -> Chaos:
+    """Apply intents, checking every invariant after each one; `InvariantBroken` if not."""
+    chaos = Chaos(seed)
+    ended: Counter[str] = Counter()
+    seen: set[str] = set()
+    for i, intent in enumerate(items):
+        before = len(chaos.outputs)
+        chaos.apply(intent)
+        new = chaos.outputs[before:]
+        for o in new:
+            if isinstance(o, ev.CallEnded):
+                ended[o.call_id] += 1
+            if isinstance(o, ev.CallQueued | ev.CallBlocked | ev.CallbackQueued):
+                seen.add(o.call_id)
+        for o in new:
+            if isinstance(o, ev.CallOffered):
+                call = chaos.engine.calls.get(o.call_id)
+                a = chaos.engine.agents.get(o.agent_id)
+                if call is None or a is None or call.agent is not a:
+                    continue  # the offer already fell through in the same step
+                if not o.assigned_by and call.kind is not ev.CallKind.CONSULT:
+                    _require(
+                        _eligible(chaos.engine, a, call), f"step {i} {intent}: ineligible offer {o}"
+                    )
+        problems = violations(chaos.engine)
+        _require(not problems, f"step {i} {intent}: {problems}")
+    twice = [c for c, n in ended.items() if n > 1]
+    _require(not twice, f"calls ended twice: {twice}")
+    for cid in seen:
+        _require((cid in chaos.engine.calls) != (ended[cid] == 1), f"call {cid} lost or kept")
+    return chaos
+
+
+def _run_range(args: tuple[int, int, int]) -> tuple[int, int, int, str]:
+    """Run seeds [start, stop): (sequences, offers, refused events, first failure or '')."""
+    start, stop, length = args
+    offers = refused = 0
+    for seed in range(start, stop):
+        try:
+            chaos = run_checked(random_intents(seed, length), seed)
+        except InvariantBroken as err:
+            return seed - start, offers, refused, f"seed {seed}: {err}"
+        offers += sum(isinstance(o, ev.CallOffered) for o in chaos.outputs)
+        refused += chaos.refused
+    return stop - start, offers, refused, ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m loadtest.chaos`: many seeded sequences, invariants checked after each step."""
+    import argparse
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    p = argparse.ArgumentParser(description="Deterministic chaos in the routing core")
+    p.add_argument("--sequences", type=int, default=100_000)
+    p.add_argument("--length", type=int, default=150, help="intents per sequence")
+    p.add_argument("--first-seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--replay", type=int, help="run one seed and print its failure, if any")
+    args = p.parse_args(argv)
+    if args.replay is not None:
+        _, _, _, failure = _run_range((args.replay, args.replay + 1, args.length))
+        print(failure or f"seed {args.replay}: every invariant holds")
+        return 1 if failure else 0
+    t0 = time.perf_counter()
+    chunk = 500
+    ranges = [
+        (s, min(s + chunk, args.first_seed + args.sequences), args.length)
+        for s in range(args.first_seed, args.first_seed + args.sequences, chunk)
+    ]
+    done = offers = refused = 0
+    failures: list[str] = []
+    with ProcessPoolExecutor(args.workers) as pool:
+        for n, o, r, failure in pool.map(_run_range, ranges):
+            done, offers, refused = done + n, offers + o, refused + r
+            if failure:
+                failures.append(failure)
+    took = time.perf_counter() - t0
+    print(
+        f"{done:,} sequences of {args.length} intents in {took:.0f} s: {offers:,} offers, "
+        f"{refused:,} events refused with a typed error, {len(failures)} broke an invariant"
+    )
+    for failure in failures:
+        print(f"  {failure}  (replay: python -m loadtest.chaos --replay SEED)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
