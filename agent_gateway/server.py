@@ -107,9 +107,10 @@ class AgentGateway:
         self.options = opts if isinstance(opts, GatewayOptions) else GatewayOptions()
         self.codec: Codec[Any] = Codec(m.REQUESTS)
         self.limiter = SignInLimiter(self.limits.auth)
-        self.sessions = SessionTable(
-            self.limits.replay_buffer, self.limits.resume_grace, self._expired
-        )
+        lim = self.limits
+        # a push older than this cannot be missing from a desktop that may still resume
+        keep_for = lim.ping_interval + lim.ping_timeout + lim.resume_grace + 5.0
+        self.sessions = SessionTable(lim.replay_buffer, lim.resume_grace, self._expired, keep_for)
         self.today = Today(app.settings.center.timezone)
         self.router = PushRouter(
             self.engine,
@@ -482,8 +483,7 @@ class AgentGateway:
                 aid, s.token, self.limits.resume_grace, s.log.seq, True, len(replay), snap
             ),
         )
-        for push in replay:
-            conn.channel.send(push)
+        s.replay(replay)
         prior, s.prior_reason = s.prior_reason, ""
         if (
             prior

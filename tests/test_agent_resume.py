@@ -176,3 +176,22 @@ async def test_expired_agent_in_mandatory_wrap_up_is_signed_out(tmp_path) -> Non
         app.core.submit(ev.AgentLegEnded("c1", "a1"))  # mandatory wrap-up, nobody to code it
         await asyncio.sleep(0.05)
         assert a.state.value == "logged_out"
+
+
+async def test_resume_in_the_other_encoding_replays_the_same_pushes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from agent_fixture import url
+
+    async with running(make_settings(), tmp_path) as app:
+        c = await desktop(app, "a1")  # MessagePack
+        c.abort()
+        await _lost(app, "a1")
+        gw = app.component("agents")
+        gw.send_message(["a1"], "sup", "while you were away")  # type: ignore[union-attr]
+        j = AgentClient(url(app), binary=False)  # the same session from a JSON desktop
+        j.token, j.last_seq = c.token, c.last_seq
+        await j.connect()
+        res = await j.resume()
+        assert res.resumed and res.replayed == 2  # the reason change and the message
+        msg = await j.next_push(m.Message)
+        assert msg.text == "while you were away"
+        await j.close()
