@@ -214,6 +214,7 @@ class AgentGateway:
     def _hello_timeout(self, conn: Conn) -> None:
         conn.timer = None
         if conn.session is None:
+            self._count_error("hello_timeout")
             conn.channel.close(CLOSE_HELLO_TIMEOUT, "hello and sign in within the time limit")
 
     def _gone(self, conn: Conn) -> None:
@@ -309,8 +310,12 @@ class AgentGateway:
         message: str,
         details: dict[str, Any] | None = None,
     ) -> None:
-        self.errors_sent += 1
         conn.channel.send(Error(rid, code, message, details or None))
+        self._count_error(code)
+
+    def _count_error(self, code: str) -> None:
+        """Every error reply (and abuse close) counts in the metrics, by code."""
+        self.errors_sent += 1
         mt = self.app.component("metrics")
         if mt is not None and hasattr(mt, "protocol_error"):
             mt.protocol_error("agent", code)
@@ -322,6 +327,7 @@ class AgentGateway:
         if not conn.bucket.allow(now):
             conn.limited += 1
             if conn.limited > self.limits.rate_burst:
+                self._count_error("flood")
                 conn.channel.close(CLOSE_POLICY, "flood: too many requests")
             else:
                 self._fail(conn, None, RATE_LIMITED, "too many requests; slow down")
