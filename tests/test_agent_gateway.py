@@ -392,3 +392,26 @@ def test_today_counters_start_again_at_the_centers_local_midnight() -> None:
     assert c.day == "2025-03-02" and c.offered == 0  # the UTC date is still the 1st
     view = today.of("a1", after).view(after)
     assert view.not_ready_seconds == pytest.approx(600.0)  # counted from local midnight
+
+
+async def test_hot_desk_endpoint_and_blind_transfer_out(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    async with running(make_settings(), tmp_path) as app:
+        commands: list[ev.Output] = []
+        app.core.subscribe(commands.extend)
+        c = AgentClient(url(app))
+        await c.connect()
+        res = await c.sign_in("a1", secret("a1"), endpoint="sip:a1@desk-12")
+        assert res.snapshot is not None and res.snapshot.endpoint == "sip:a1@desk-12"
+        await c.ready()
+        call(app, "c1", grp="n")
+        await c.accept((await c.next_push(m.Offer)).call_id)
+        connect = next(o for o in commands if isinstance(o, ev.ConnectAgent))
+        assert connect.endpoint == "sip:a1@desk-12"  # the switch rings this desk
+        switch_answers(app, "c1", "a1")
+        await c.transfer("c1", "external", "95555")
+        out = [o for o in commands if isinstance(o, ev.TransferExternal)]
+        assert out and out[0].number == "95555"
+        app.core.submit(ev.TransferredOut("c1"))  # the switch handed the caller over
+        ended = await c.next_push(m.CallEnded)
+        assert (ended.cause, ended.by) == ("transferred_out", "a1")
+        await c.close()
