@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from agent_fixture import make_settings, running, secret, url
+from core_harness import group
 
 from acd import events as ev
 from loadtest.bench_agents import BenchSwitch
@@ -13,7 +14,8 @@ from loadtest.sim_agents import Behaviour, SimFleet
 
 async def test_fleet_takes_calls_misses_some_and_reports_latency(tmp_path) -> None:  # type: ignore[no-untyped-def]
     ids = [f"a{i}" for i in range(12)]
-    async with running(make_settings(agents=ids), tmp_path) as app:
+    groups = [group("g", ring_timeout=0.3, reject_delay=0.0)]
+    async with running(make_settings(groups, agents=ids), tmp_path) as app:
         sw = BenchSwitch(app)
         await sw.start(app)
         ended: list[ev.CallEnded] = []
