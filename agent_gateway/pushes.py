@@ -83,7 +83,10 @@ class PushRouter:
         for o in outputs:
             h = handlers.get(type(o))
             if h is not None:
-                h(o)
+                try:
+                    h(o)
+                except Exception:  # one bad push must not cost the rest of the batch
+                    log.exception("push failed", output=type(o).__name__)
         if self._left:
             self._settle_left()
 

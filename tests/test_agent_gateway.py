@@ -415,3 +415,22 @@ async def test_hot_desk_endpoint_and_blind_transfer_out(tmp_path) -> None:  # ty
         ended = await c.next_push(m.CallEnded)
         assert (ended.cause, ended.by) == ("transferred_out", "a1")
         await c.close()
+
+
+async def test_caller_hangs_up_while_ringing_withdraws_the_offer(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    async with running(make_settings(), tmp_path) as app:
+        c = await desktop(app, "a1")
+        await c.ready()
+        call(app, "c1")
+        await c.next_push(m.Offer)
+        ringing = (await c.snapshot()).offer
+        assert ringing is not None and ringing.call_id == "c1"  # a redrawn desktop sees it
+        app.core.submit(ev.CallerHangup("c1"))
+        ended = await c.next_push(m.OfferEnded)
+        assert ended.result == "withdrawn"
+        assert (await c.snapshot()).offer is None
+        with pytest.raises(RequestError) as err:
+            await c.accept("c1")
+        assert err.value.code in ("wrong_state", "unknown_call")
+        assert app.engine.agents["a1"].state.value == "ready"
+        await c.close()
