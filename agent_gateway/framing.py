@@ -17,6 +17,7 @@ buffer of a session) and `TokenBucket` (rate limits).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -195,8 +196,10 @@ class PushLog:
 class Channel:
     """One websocket: frames go out in order, never blocking the caller.
 
-    While the socket keeps up, a frame is written to the transport at once (no task, no
-    await: one connection costs no more than websockets' own). When the transport backs up,
+    While the socket keeps up, a frame goes to the connection's protocol at once (no task, no
+    await: one connection costs no more than websockets' own) and every frame of the same
+    loop turn reaches the socket in one write at the end of the turn (a reply and the pushes
+    it caused: one system call instead of several). When the transport backs up,
     frames wait in a bounded queue drained by a writer task that exists only while there is a
     backlog. A peer that stops reading fills the queue; past `limit` frames it is closed with
     CLOSE_SLOW_CONSUMER and everything queued for it is dropped. Nobody else waits for it.
@@ -206,6 +209,7 @@ class Channel:
         "binary",
         "closed",
         "codec",
+        "flushing",
         "limit",
         "on_close",
         "queue",
@@ -229,6 +233,7 @@ class Channel:
         self.sent = 0
         self.on_close: Callable[[], None] | None = None
         self.writer: asyncio.Task[None] | None = None
+        self.flushing = False
 
     def send(self, msg: Any) -> bool:
         """Queue a message; False when the channel is closed or just overflowed."""
@@ -265,11 +270,33 @@ class Channel:
                 ws.protocol.send_binary(frame)
             else:
                 ws.protocol.send_text(frame)
-            ws.send_data()
-        except Exception:  # the transport went away under us: let the writer report it
+        except Exception:  # the protocol refused: let the writer report it
             return False
+        if not self.flushing:
+            self.flushing = True
+            asyncio.get_running_loop().call_soon(self._flush)
         self.sent += 1
         return True
+
+    def _flush(self) -> None:
+        """Write what this turn queued in the protocol, in one transport write."""
+        self.flushing = False
+        ws = self.ws
+        chunks = ws.protocol.data_to_send()
+        if not chunks:
+            return  # websockets' own send flushed them already
+        transport = ws.transport
+        if transport.is_closing():
+            return
+        data = b"".join(chunks)
+        if data:
+            transport.write(data)
+        if not all(chunks):  # an end-of-stream marker: as websockets' send_data does
+            if transport.can_write_eof():
+                with contextlib.suppress(Exception):
+                    transport.write_eof()
+            else:
+                transport.close()
 
     async def _write(self) -> None:
         ws, queue, text = self.ws, self.queue, not self.binary

@@ -12,6 +12,7 @@ event `left`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -137,9 +138,15 @@ class PushRouter:
         self.ringing[o.agent_id] = push
         sent = s.push(push)
         self.offers_pushed += 1
+        if sent and self.metrics() is not None:
+            # the channel flushes at the end of this loop turn (scheduled before this): measure
+            # once the frame is in the socket
+            asyncio.get_running_loop().call_soon(self._observe_offer, o.at)
+
+    def _observe_offer(self, decided_at: float) -> None:
         metrics = self.metrics()
-        if sent and metrics is not None:
-            metrics.offer_latency(max(0.0, self.clock() - o.at))
+        if metrics is not None:
+            metrics.offer_latency(max(0.0, self.clock() - decided_at))
 
     def _offer_ended(self, o: ev.OfferEnded) -> None:
         ringing = self.ringing.get(o.agent_id)

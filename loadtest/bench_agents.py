@@ -36,6 +36,7 @@ import structlog
 import websockets
 
 from acd import events as ev
+from acd.gc_tuning import tune_gc
 from agent_gateway.auth import hash_secret
 from loadtest.sim_agents import Behaviour, SimFleet
 
@@ -85,6 +86,12 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(xs: Sequence[float], q: float) -> float:
@@ -263,10 +270,14 @@ async def measure_gateway(n: int, rate: float, seconds: float, folder: Path) -> 
         t0 = time.perf_counter()
         await fleet.start([(str(FIRST + i), SECRET) for i in range(n)], concurrency=200)
         signin_s = time.perf_counter() - t0
+        tune_gc()  # the desktops' process: thousands of long-lived connections
         await asyncio.sleep(1.0)
         after = proc.rss()
         fleet.stats.latencies.clear()
+        cpu0, own0 = cpu_seconds(proc.p.pid), time.process_time()
         await asyncio.to_thread(proc.ask, f"calls {rate} {seconds}")
+        cpu = cpu_seconds(proc.p.pid) - cpu0
+        own = time.process_time() - own0
         server = json.loads(await asyncio.to_thread(proc.ask, "stats"))
         stats = fleet.stats
         await fleet.stop()
@@ -280,6 +291,8 @@ async def measure_gateway(n: int, rate: float, seconds: float, folder: Path) -> 
             "server_p50_ms": round(server["server_p50_ms"], 3),
             "server_p99_ms": round(server["server_p99_ms"], 3),
             "errors": json.dumps(stats.errors),
+            "server_cpu_us_per_call": round(1e6 * cpu / (rate * seconds), 1),
+            "desktops_cpu_us_per_call": round(1e6 * own / (rate * seconds), 1),
         }
     finally:
         await asyncio.to_thread(proc.close)

@@ -92,3 +92,30 @@ def call(app: App, cid: str, grp: str = "g", **kw: Any) -> None:
 def switch_answers(app: App, cid: str, aid: str) -> None:
     """The switch confirms the agent's leg is connected."""
     app.core.submit(ev.AgentLegAnswered(cid, aid))
+
+
+class MetricsRecorder:
+    """Records what the gateway reports to the component named "metrics"."""
+
+    name = "metrics"
+
+    def __init__(self) -> None:
+        self.offers: list[float] = []
+        self.errors: list[tuple[str, str]] = []
+
+    async def start(self, app: App) -> None:
+        return None
+
+    async def stop(self, app: App) -> None:
+        return None
+
+    def offer_latency(self, seconds: float) -> None:
+        self.offers.append(seconds)
+
+    def protocol_error(self, side: str, code: str) -> None:
+        self.errors.append((side, code))
+
+
+def metrics_recorder(_app: App) -> MetricsRecorder:
+    """Factory for App components."""
+    return MetricsRecorder()

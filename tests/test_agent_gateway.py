@@ -434,3 +434,28 @@ async def test_caller_hangs_up_while_ringing_withdraws_the_offer(tmp_path) -> No
         assert err.value.code in ("wrong_state", "unknown_call")
         assert app.engine.agents["a1"].state.value == "ready"
         await c.close()
+
+
+async def test_offer_latency_and_protocol_errors_reach_the_metrics(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from acd.app import App
+
+    app = App(
+        make_settings(),
+        port=0,
+        data_dir=tmp_path,
+        components=["agent_fixture:metrics_recorder", "agent_gateway.server:component"],
+    )
+    await app.start()
+    try:
+        c = await desktop(app, "a1")
+        await c.ready()
+        call(app, "c1")
+        await c.next_push(m.Offer)
+        with pytest.raises(RequestError):
+            await c.hangup("nope")
+        rec = app.component("metrics")
+        assert len(rec.offers) == 1 and 0 <= rec.offers[0] < 5  # type: ignore[union-attr]
+        assert rec.errors == [("agent", "unknown_call")]  # type: ignore[union-attr]
+        await c.close()
+    finally:
+        await app.stop()
