@@ -362,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = _run(drive(args))
     print()
     print("agents  server KiB/agent  bare KiB/conn  ratio  offer p50/p99 ms (agent)  "
-          "(server write)  echo RTT p50/p99 ms")  # fmt: skip
+          "(in socket)     echo RTT p50/p99 ms")  # fmt: skip
     for r in rows:
         print(
             f"{r['agents']:>6}  {r['server_kib_per_agent']:>16}  {r['bare_kib_per_conn']:>13}  "
