@@ -43,8 +43,11 @@ ComponentFactory = Callable[["App"], Component]
 
 # "module:factory", in start order.
 COMPONENTS: list[str] = [
+    "acd.journal:component",
+    "acd.metrics:component",
     "ivr.link:switch_link",
     "agent_gateway.server:component",
+    "agent_gateway.admin:component",
 ]
 
 

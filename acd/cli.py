@@ -79,6 +79,12 @@ def _hash_secret(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wallboard(args: argparse.Namespace) -> int:
+    from agent_gateway.wallboard_tui import main as wallboard
+
+    return wallboard(args)
+
+
 def _reload(args: argparse.Namespace) -> int:
     """Ask the running server (pid file in its data folder) to reload its configuration."""
     from acd.reloader import signal_server
@@ -113,9 +119,22 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--cost", type=int, default=14, help="scrypt log2(n), 10-20 (default 14)")
     h.set_defaults(func=_hash_secret)
 
+    w = sub.add_parser(
+        "wallboard", help="live groups and agents in the terminal (secret: $ACD_SECRET or prompt)"
+    )
+    w.add_argument("--url", default="ws://127.0.0.1:8765/admin", help="the server's /admin")
+    w.add_argument("--user", required=True, help="supervisor or admin id")
+    w.add_argument("--stuck", type=float, default=300.0, help="seconds in a state shown red")
+    w.add_argument("--once", action="store_true", help="print one frame and exit")
+    w.set_defaults(func=_wallboard)
+
     r = sub.add_parser("reload", help="reload the running server's configuration (SIGHUP)")
     r.add_argument("--data-dir", default="./var", help="the server's data folder (default ./var)")
     r.set_defaults(func=_reload)
+
+    from acd.reports.cli import add_commands
+
+    add_commands(sub)
     return p
 
 

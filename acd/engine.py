@@ -118,6 +118,7 @@ class Engine:
             ev.TransferFailed: self._on_transfer_failed,
             ev.InterceptCall: self._on_intercept,
             ev.CallbackChosen: self._on_callback_chosen,
+            ev.VoicemailChosen: self._on_voicemail_chosen,
             ev.ScheduleCallback: self._on_schedule_callback,
             ev.DialOutResult: self._on_dial_result,
             ev.VoicemailRecorded: self._on_voicemail,
@@ -1768,10 +1769,20 @@ class Engine:
         if e.to == "callback":
             self._to_callback(call, call.info.caller, None)
             return
+        self._to_voicemail(call, "supervisor", e.actor)
+
+    def _on_voicemail_chosen(self, e: ev.VoicemailChosen) -> None:
+        call = self._waiting(e.call_id)
+        if not call.caller_present:
+            raise WrongState(f"call {call.id} has no caller on the line", call_id=call.id)
+        if call.assigned_to is not None:
+            self._unassign(call)
+        self._to_voicemail(call, "caller", "")
+
+    def _to_voicemail(self, call: Call, rule: str, actor: str) -> None:
+        """A waiting caller leaves the queue to record a message (keeping the place)."""
         self._emit(
-            ev.CallOverflowed(
-                self.now, call.id, call.group, call.group, "voicemail", "supervisor", e.actor
-            )
+            ev.CallOverflowed(self.now, call.id, call.group, call.group, "voicemail", rule, actor)
         )
         self._park(call, None, "voicemail")
         self._emit(ev.RecordVoicemail(self.now, call.id, call.group))

@@ -203,6 +203,12 @@ class CallbackChosen(Event, frozen=True):
     at: float | None = None
 
 
+class VoicemailChosen(Event, frozen=True):
+    """A waiting caller chose to leave a message (a queue key); the switch records it."""
+
+    call_id: str
+
+
 class ScheduleCallback(Event, frozen=True):
     """Create a callback task (from an agent, a supervisor or an API) due at `at`.
 

@@ -25,6 +25,8 @@ PartParser = Callable[[CenterConfig, Problems], Any]
 # name -> "module:function"; imported lazily so the core never depends on the sides.
 PARTS: dict[str, str] = {
     "server": "acd.settings:parse_server",
+    "store": "acd.journal:parse_store",
+    "reports": "acd.reports.settings:parse_reports",
     "credentials": "agent_gateway.auth:parse_credentials",
     "ivr": "ivr.flows:parse_ivr",
     "switch": "ivr.settings:parse_switch",

@@ -582,7 +582,7 @@ class SwitchLink:
         if action == "callback":
             return self._submit_reply(ev.CallbackChosen(leg.id))
         if action == "voicemail":
-            return self._submit_reply(ev.WithdrawCall(leg.id, "voicemail", "caller"))
+            return self._submit_reply(ev.VoicemailChosen(leg.id))
         return {"ignored": True}
 
     def _prompt_done(self, conn: Conn, sw: Switch, msg: m.PromptDone) -> Any:

@@ -106,3 +106,19 @@ def test_intercept_ends_the_call_for_the_acd_and_frees_the_agent() -> None:
     assert end.cause is EndCause.INTERCEPTED and end.by == "sup-1"
     assert c.state("a1") in ("wrap_up", "ready")
     assert "c1" not in c.engine.calls
+
+
+def test_waiting_caller_chooses_voicemail_and_keeps_the_place() -> None:
+    c = core()
+    c.call("c1", "g")
+    c(ev.VoicemailChosen("c1"), 30)
+    over = c.last(ev.CallOverflowed)
+    assert over.rule == "caller" and over.actor == ""
+    assert c.last(ev.RecordVoicemail).call_id == "c1"
+    c(ev.VoicemailRecorded("c1", "rec-9"))
+    c.call("c2", "g")
+    c.login_ready("a1")
+    assert c.offered_to("c1") == "a1"
+    with pytest.raises(WrongState):
+        c(ev.VoicemailChosen("c1"))  # the task rings an agent: no caller waits on it
+    c(ev.VoicemailChosen("c2"))

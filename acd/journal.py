@@ -1,0 +1,175 @@
+"""The durable journal (component "journal"): every engine output batch becomes records in the
+store, committed in batches by the store's writer, off the event loop.
+
+Other sides use it through `acd.journal_api.Journal`: `note` (IVR path, surveys, recordings,
+voicemail, blocks...), `audit` (supervisor actions), `barrier` (the switch link awaits it before
+acknowledging a call's final event, so an acknowledged call always has its record) and
+`recent_contacts` (the screen pop's history).
+
+Settings come from the `[store]` section (see `parse_store`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from acd import events as ev
+from acd.configread import Problems
+from acd.model import CenterConfig
+from acd.recorder import Recorder, config_record
+from acd.settings import section_reader
+from acd.store import AuditRecord, NoteRecord, SqliteStore, Store, open_store
+from acd.store.base import CommitHook
+
+if TYPE_CHECKING:
+    from acd.app import App
+
+NOTE_KINDS = frozenset({"ivr", "survey", "recording", "voicemail", "block", "lost", "intercept"})
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """The `[store]` section: how the journal writes."""
+
+    synchronous: Literal["off", "normal", "full", "extra"] = "full"
+    batch: int = 5000  # most records in one commit
+
+
+def parse_store(center: CenterConfig, problems: Problems) -> StoreSettings:
+    """Read `[store]` (every key optional)."""
+    d = StoreSettings()
+    r = section_reader(center, "store", problems)
+    if r is None:
+        return d
+    sync = r.one_of("synchronous", ("off", "normal", "full", "extra"), d.synchronous)
+    settings = StoreSettings(
+        synchronous=sync,
+        batch=r.integer("batch", d.batch, lo=1, hi=1_000_000),
+    )
+    r.finish()
+    return settings
+
+
+class JournalComponent:
+    """Records engine outputs and outside facts in the store; implements `Journal`."""
+
+    name = "journal"
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], float],
+        config: Callable[[], CenterConfig] | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.config = config  # the configuration in force (recorded on ConfigApplied)
+        self.recorder = Recorder()
+        self.commit_hooks: list[CommitHook] = []
+        self.recorded = 0
+
+    # Journal protocol ---------------------------------------------------------------
+
+    def record(self, outputs: Sequence[ev.Output]) -> None:
+        """Take one batch of engine outputs (the host calls this after every step)."""
+        records: list[Any] = self.recorder.feed(outputs)
+        for o in outputs:
+            if type(o) is ev.ConfigApplied and self.config is not None:
+                assert isinstance(o, ev.ConfigApplied)
+                records.append(config_record(self.config(), o.at, o.actor))
+        if records:
+            self.recorded += len(records)
+            self.store.append(records)
+
+    def note(self, call_id: str, kind: str, data: Mapping[str, Any], at: float) -> None:
+        """A fact about a call from outside the engine."""
+        if kind not in NOTE_KINDS:
+            raise ValueError(f"unknown note kind {kind!r}")
+        self.recorded += 1
+        self.store.append([NoteRecord(call_id, kind, at, dict(data))])
+
+    def audit(
+        self,
+        *,
+        at: float,
+        who: str,
+        role: str,
+        action: str,
+        target: str,
+        params: Mapping[str, Any],
+        result: str,
+    ) -> None:
+        """One supervisor or admin action, allowed or refused."""
+        self.recorded += 1
+        self.store.append([AuditRecord(at, who, role, action, target, dict(params), result)])
+
+    async def barrier(self) -> None:
+        """Return once everything recorded before this call is committed."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+
+        def done() -> None:
+            loop.call_soon_threadsafe(_resolve, fut)
+
+        self.store.sync(done)
+        await fut
+
+    def recent_contacts(self, number: str, limit: int = 5) -> Sequence[Mapping[str, Any]]:
+        """The caller's latest contacts with the center (committed ones), newest first."""
+        if not number:
+            return []
+        return [
+            {
+                "call_id": r.call_id,
+                "at": r.queued_at if r.queued_at is not None else r.ended_at,
+                "ended_at": r.ended_at,
+                "group": r.group,
+                "cause": r.cause,
+                "agent": r.agents[-1] if r.agents else "",
+                "talk": r.talk,
+            }
+            for r in self.store.recent_calls(number, limit)
+        ]
+
+    # Component ----------------------------------------------------------------------
+
+    def _commit(self, seconds: float, count: int) -> None:
+        for hook in self.commit_hooks:
+            hook(seconds, count)
+
+    async def start(self, app: App) -> None:
+        """Record the configuration in force and subscribe to the engine's outputs."""
+        if self.config is None:
+            self.config = lambda: app.engine.config
+        self.store.append([config_record(app.engine.config, self.clock(), "start")])
+        app.core.subscribe(self.record)
+
+    async def stop(self, app: App) -> None:
+        """Close open agent intervals, commit everything and close the store."""
+        self.store.append(self.recorder.close_states(self.clock()))
+        await asyncio.to_thread(self.store.close)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+def component(app: App) -> JournalComponent:
+    """The factory listed in `acd.app.COMPONENTS`."""
+    settings = app.settings.parts.get("store")
+    if not isinstance(settings, StoreSettings):
+        settings = StoreSettings()
+    journal: JournalComponent
+
+    def hook(seconds: float, count: int) -> None:
+        journal._commit(seconds, count)
+
+    store: SqliteStore = open_store(
+        app.data_dir, synchronous=settings.synchronous, batch=settings.batch, on_commit=hook
+    )
+    journal = JournalComponent(store, app.core.now)
+    return journal

@@ -1,0 +1,1 @@
+"""Reports from the journal: intervals, agents, the benchmark table, staffing from history."""
