@@ -459,3 +459,31 @@ async def test_offer_latency_and_protocol_errors_reach_the_metrics(tmp_path) -> 
         await c.close()
     finally:
         await app.stop()
+
+
+async def test_screen_pop_shows_recent_contacts_from_the_journal(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from acd.app import App
+
+    app = App(
+        make_settings(),
+        port=0,
+        data_dir=tmp_path,
+        components=["acd.journal:component", "agent_gateway.server:component"],
+    )
+    await app.start()
+    try:
+        c = await desktop(app, "a1")
+        await c.ready()
+        call(app, "c1", grp="n", caller="13912345678")
+        await c.accept((await c.next_push(m.Offer)).call_id)
+        switch_answers(app, "c1", "a1")
+        app.core.submit(ev.AgentLegEnded("c1", "a1"))
+        await app.component("journal").barrier()  # type: ignore[union-attr]
+        await c.next_push(m.CallEnded)
+        call(app, "c2", grp="n", caller="13912345678")
+        offer = await c.next_push(m.Offer)
+        recent = offer.screen.recent_contacts
+        assert [r["call_id"] for r in recent] == ["c1"] and recent[0]["agent"] == "a1"
+        await c.close()
+    finally:
+        await app.stop()
