@@ -46,6 +46,7 @@ COMPONENTS: list[str] = [
     "acd.journal:component",
     "acd.metrics:component",
     "ivr.link:switch_link",
+    "agent_gateway.server:component",
     "agent_gateway.admin:component",
 ]
 

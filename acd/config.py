@@ -68,6 +68,7 @@ SECTIONS = frozenset(
         "prompts",
         "credentials",
         "reports",
+        "agent_gateway",
     }
 )
 CORE = (

@@ -113,7 +113,7 @@ class WebServer:
             ping_interval=lim.ping_interval,
             ping_timeout=lim.ping_timeout,
             open_timeout=lim.hello_timeout,
-            close_timeout=2,
+            close_timeout=lim.close_timeout,
             max_queue=64,
             server_header=None,
         )

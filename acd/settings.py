@@ -30,6 +30,7 @@ PARTS: dict[str, str] = {
     "credentials": "agent_gateway.auth:parse_credentials",
     "ivr": "ivr.flows:parse_ivr",
     "switch": "ivr.settings:parse_switch",
+    "agent_gateway": "agent_gateway.options:parse_options",
 }
 
 
@@ -58,6 +59,7 @@ class ServerSettings:
     max_connections: int = 20000
     second_sign_in: Literal["takeover", "refuse"] = "takeover"
     auth: AuthLimits = AuthLimits()
+    close_timeout: float = 2.0  # seconds a closing handshake may take before the socket drops
 
 
 def _section(center: CenterConfig, name: str) -> Table | None:
@@ -99,6 +101,7 @@ def parse_server(center: CenterConfig, problems: Problems) -> ServerSettings:
         max_connections=r.integer("max_connections", d.max_connections, lo=1),
         second_sign_in="refuse" if second == "refuse" else "takeover",
         auth=auth,
+        close_timeout=r.number("close_timeout", d.close_timeout, lo=0.1),
     )
     r.finish()
     return settings

@@ -17,6 +17,7 @@ buffer of a session) and `TokenBucket` (rate limits).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -26,6 +27,7 @@ import msgspec
 import structlog
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 log = structlog.get_logger("acd.framing")
 
@@ -116,7 +118,7 @@ class Codec(Generic[M]):
             return msg
         except msgspec.ValidationError as err:
             raise self._explain(frame, str(err)) from None
-        except msgspec.DecodeError as err:
+        except (msgspec.DecodeError, ValueError) as err:  # ValueError: invalid UTF-8 inside
             kind = "JSON" if text else "MessagePack"
             raise FrameError(BAD_FRAME, f"not valid {kind}: {err}") from None
 
@@ -126,7 +128,7 @@ class Codec(Generic[M]):
                 raw = self._json_any.decode(frame)
             else:
                 raw = self._msgpack_any.decode(frame)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, ValueError):
             return FrameError(BAD_FRAME, detail)
         if not isinstance(raw, dict):
             return FrameError(BAD_MESSAGE, "a message is an object with a 'type'")
@@ -192,9 +194,14 @@ class PushLog:
 
 
 class Channel:
-    """One websocket: frames go out in order from a bounded queue, never blocking the caller.
+    """One websocket: frames go out in order, never blocking the caller.
 
-    A peer that stops reading fills the queue; past `limit` frames it is closed with
+    While the socket keeps up, a frame goes to the connection's protocol at once (no task, no
+    await: one connection costs no more than websockets' own) and every frame of the same
+    loop turn reaches the socket in one write at the end of the turn (a reply and the pushes
+    it caused: one system call instead of several). When the transport backs up,
+    frames wait in a bounded queue drained by a writer task that exists only while there is a
+    backlog. A peer that stops reading fills the queue; past `limit` frames it is closed with
     CLOSE_SLOW_CONSUMER and everything queued for it is dropped. Nobody else waits for it.
     """
 
@@ -202,14 +209,17 @@ class Channel:
         "binary",
         "closed",
         "codec",
+        "flushing",
         "limit",
         "on_close",
         "queue",
         "sent",
-        "wake",
         "writer",
         "ws",
     )
+
+    # Bytes the transport may hold before frames queue up instead (flow control).
+    HIGH_WATER: Final = 64 * 1024
 
     def __init__(
         self, ws: ServerConnection, codec: Codec[Any], *, binary: bool, limit: int
@@ -219,49 +229,87 @@ class Channel:
         self.binary = binary
         self.limit = limit
         self.queue: deque[bytes] = deque()
-        self.wake = asyncio.Event()
         self.closed = False
         self.sent = 0
         self.on_close: Callable[[], None] | None = None
-        self.writer = asyncio.get_running_loop().create_task(self._write())
+        self.writer: asyncio.Task[None] | None = None
+        self.flushing = False
 
     def send(self, msg: Any) -> bool:
         """Queue a message; False when the channel is closed or just overflowed."""
         if self.closed:
             return False
-        if len(self.queue) >= self.limit:
-            self.close(CLOSE_SLOW_CONSUMER, "send buffer full: the client is not reading")
-            return False
-        self.queue.append(self.codec.encode(msg, self.binary))
-        self.wake.set()
-        return True
+        return self.send_frame(self.codec.encode(msg, self.binary))
 
     def send_frame(self, frame: bytes) -> bool:
-        """Queue an already encoded frame (for sending one push to many channels)."""
+        """Send an already encoded frame (for sending one push to many channels)."""
         if self.closed:
             return False
+        if self.writer is None and self._write_now(frame):
+            return True
         if len(self.queue) >= self.limit:
             self.close(CLOSE_SLOW_CONSUMER, "send buffer full: the client is not reading")
             return False
         self.queue.append(frame)
-        self.wake.set()
+        if self.writer is None:
+            self.writer = asyncio.get_running_loop().create_task(self._write())
         return True
+
+    def _write_now(self, frame: bytes) -> bool:
+        """Write straight to the transport when nothing is backed up."""
+        ws = self.ws
+        if (
+            ws.protocol.state is not State.OPEN
+            or ws.paused
+            or ws.send_in_progress is not None
+            or ws.transport.get_write_buffer_size() > self.HIGH_WATER
+        ):
+            return False
+        try:
+            if self.binary:
+                ws.protocol.send_binary(frame)
+            else:
+                ws.protocol.send_text(frame)
+        except Exception:  # the protocol refused: let the writer report it
+            return False
+        if not self.flushing:
+            self.flushing = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        self.sent += 1
+        return True
+
+    def _flush(self) -> None:
+        """Write what this turn queued in the protocol, in one transport write."""
+        self.flushing = False
+        ws = self.ws
+        chunks = ws.protocol.data_to_send()
+        if not chunks:
+            return  # websockets' own send flushed them already
+        transport = ws.transport
+        if transport.is_closing():
+            return
+        data = b"".join(chunks)
+        if data:
+            transport.write(data)
+        if not all(chunks):  # an end-of-stream marker: as websockets' send_data does
+            if transport.can_write_eof():
+                with contextlib.suppress(Exception):
+                    transport.write_eof()
+            else:
+                transport.close()
 
     async def _write(self) -> None:
         ws, queue, text = self.ws, self.queue, not self.binary
         try:
-            while not self.closed:
-                await self.wake.wait()
-                self.wake.clear()
-                while queue and not self.closed:
-                    frame = queue.popleft()
-                    await ws.send(frame, text=text)
-                    self.sent += 1
+            while queue and not self.closed:
+                frame = queue.popleft()
+                await ws.send(frame, text=text)
+                self.sent += 1
         except ConnectionClosed:
-            pass
-        finally:
             self.closed = True
             queue.clear()
+        finally:
+            self.writer = None
 
     def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
         """Close the connection with a code and a reason (idempotent)."""
@@ -269,20 +317,26 @@ class Channel:
             return
         self.closed = True
         self.queue.clear()
-        self.wake.set()
-        self.writer.cancel()
+        if self.writer is not None:
+            self.writer.cancel()
+            self.writer = None
         asyncio.get_running_loop().create_task(self._close(code, reason))
         if self.on_close is not None:
             self.on_close()
 
     async def _close(self, code: int, reason: str) -> None:
+        ws = self.ws
         try:
-            await self.ws.close(code, reason[:120])
+            # A peer that stops reading never takes the close frame: do not wait for it
+            # longer than the connection's close timeout, then drop the socket.
+            await asyncio.wait_for(ws.close(code, reason[:120]), ws.close_timeout or 10)
+        except TimeoutError:
+            ws.transport.abort()
         except Exception:  # the transport may already be gone
             log.debug("close failed", code=code)
 
     async def drain(self, timeout: float = 5.0) -> None:
         """Wait until everything queued was written (or the timeout)."""
         deadline = time.monotonic() + timeout
-        while self.queue and not self.closed and time.monotonic() < deadline:
+        while (self.queue or self.writer) and not self.closed and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
