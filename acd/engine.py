@@ -25,6 +25,7 @@ from typing import Any
 import msgspec
 
 from acd import events as ev
+from acd import live, model
 from acd.errors import (
     AcdError,
     DuplicateCall,
@@ -37,18 +38,15 @@ from acd.errors import (
     WrapUpCodeRequired,
     WrongState,
 )
-from acd.events import CallKind, EndCause, Output, TargetKind
-from acd.live import Agent, Call, CallPhase, Group, Wrap
+from acd.events import EndCause, Output
+from acd.live import Agent, Call, Group, Wrap
+from acd.members import members
 from acd.model import (
     CenterConfig,
     Conditions,
-    EntryAction,
     EntryRule,
-    OverflowAction,
     OverflowRule,
     SkillGroup,
-    Strategy,
-    WrapUpMode,
 )
 from acd.queues import Entry, GroupQueue, MatchKey
 from acd.states import DEFER, TRANSITIONS, AgentState, Trigger, transition
@@ -56,8 +54,17 @@ from acd.stats import GroupStats
 from acd.strategies import new_pool
 from acd.timers import TimerHeap
 
-S = AgentState
-T = Trigger
+# Enum members named on every event, as plain class attributes (acd.members says why).
+S = members(AgentState)
+T = members(Trigger)
+CallPhase = members(live.CallPhase)
+CallKind = members(ev.CallKind)
+Cause = members(EndCause)
+TargetKind = members(ev.TargetKind)
+Strategy = members(model.Strategy)
+WrapUpMode = members(model.WrapUpMode)
+OverflowAction = members(model.OverflowAction)
+EntryAction = members(model.EntryAction)
 WORK = frozenset({S.RESERVED, S.ON_CALL, S.WRAP_UP})
 STAFFED = (S.READY, S.RESERVED, S.ON_CALL, S.WRAP_UP)
 PENDING_OF = {T.READY: S.READY, T.NOT_READY: S.NOT_READY, T.LOGOUT: S.LOGGED_OUT}
@@ -615,7 +622,7 @@ class Engine:
             call.timer.cancel()
             call.timer = None
         if call.kind is CallKind.CONSULT and not call.targets:
-            self._end(call, EndCause.ENDED, "system")  # a consult to one agent that failed
+            self._end(call, Cause.ENDED, "system")  # a consult to one agent that failed
             return
         call.assigned_to = None
         call.assigned_by = ""
@@ -674,7 +681,7 @@ class Engine:
         if reason == "full":
             g.stats.blocked(self.now)
         self._emit(ev.CallBlocked(self.now, call.id, cfg.id, reason))
-        cause = EndCause.BLOCKED if reason == "full" else EndCause.CLOSED
+        cause = Cause.BLOCKED if reason == "full" else Cause.CLOSED
         action = rule.action
         if action is EntryAction.MOVE and (depth >= 4 or rule.target not in self.groups):
             action = EntryAction.MESSAGE
@@ -902,9 +909,9 @@ class Engine:
             self._change(agent, T.WITHDRAW, call_id=call.id)
         elif phase is CallPhase.PARKED:
             if call.parked_for == "voicemail":
-                self._end(call, EndCause.VOICEMAIL_EMPTY, "caller")
+                self._end(call, Cause.VOICEMAIL_EMPTY, "caller")
             else:
-                cause = call.parked_for.partition(":")[2] or EndCause.CLOSED.value
+                cause = call.parked_for.partition(":")[2] or Cause.CLOSED.value
                 self._end(call, EndCause(cause), "caller")
         else:
             self._end_connected(call, "caller")
@@ -915,12 +922,12 @@ class Engine:
             agent = call.agent
             assert agent is not None
             self._withdraw(call, agent, "call lost")
-            self._end(call, EndCause.LOST, "system")
+            self._end(call, Cause.LOST, "system")
             self._change(agent, T.WITHDRAW, call_id=call.id)
         elif call.phase is CallPhase.CONNECTED:
-            self._end_connected(call, "system", EndCause.LOST)
+            self._end_connected(call, "system", Cause.LOST)
         else:
-            self._end(call, EndCause.LOST, "system")
+            self._end(call, Cause.LOST, "system")
 
     def _withdraw(self, call: Call, agent: Agent, reason: str) -> None:
         """Stop an offer (ringing or connecting) without deciding where the agent goes."""
@@ -938,15 +945,15 @@ class Engine:
         if call.kind is CallKind.INBOUND:
             g.stats.abandoned(self.now, wait)
         self._emit(ev.CallAbandoned(self.now, call.id, call.group, wait, ringing))
-        self._end(call, EndCause.ABANDONED, "caller")
+        self._end(call, Cause.ABANDONED, "caller")
 
-    def _end_connected(self, call: Call, by: str, cause: EndCause = EndCause.COMPLETED) -> None:
+    def _end_connected(self, call: Call, by: str, cause: EndCause = Cause.COMPLETED) -> None:
         """The customer's side ended: every agent leaves, the open consult goes too."""
         consult = call.consult
         if consult is not None:
             self._drop_consult(consult)
         agents = list(call.agents)
-        self._end(call, cause if call.kind is not CallKind.CONSULT else EndCause.ENDED, by)
+        self._end(call, cause if call.kind is not CallKind.CONSULT else Cause.ENDED, by)
         for agent in agents:
             self._leave(call, agent)
 
@@ -960,10 +967,10 @@ class Engine:
         if consult.phase in (CallPhase.OFFERED, CallPhase.CONNECTING) and consult.agent:
             agent = consult.agent
             self._withdraw(consult, agent, "consult ended")
-            self._end(consult, EndCause.ENDED, "system")
+            self._end(consult, Cause.ENDED, "system")
             self._change(agent, T.WITHDRAW, call_id=consult.id)
             return
-        self._end(consult, EndCause.ENDED, "system")
+        self._end(consult, Cause.ENDED, "system")
 
     def _end(self, call: Call, cause: EndCause, by: str) -> None:
         """The call's one final state."""
@@ -1119,9 +1126,9 @@ class Engine:
                 )
                 return
             if what == "cancelled":
-                self._end(call, EndCause.CANCELLED, by)
+                self._end(call, Cause.CANCELLED, by)
                 return
-        cause = EndCause.ENDED if call.kind is CallKind.CONSULT else EndCause.COMPLETED
+        cause = Cause.ENDED if call.kind is CallKind.CONSULT else Cause.COMPLETED
         self._end(call, cause, by)
 
     def _transfer_in(self, call: Call, target: ev.Target) -> None:
@@ -1220,7 +1227,7 @@ class Engine:
         c.agents, c.external = [], []
         call.consult = None
         c.parent = None
-        self._end(c, EndCause.ENDED, owner.id if owner else "system")
+        self._end(c, Cause.ENDED, owner.id if owner else "system")
         if call.held:
             call.hold_total += self.now - call.held_since
             call.held = False
@@ -1235,7 +1242,7 @@ class Engine:
         by = call.transfer[1].id
         call.transfer = None
         agents = list(call.agents)
-        self._end(call, EndCause.TRANSFERRED_OUT, by)
+        self._end(call, Cause.TRANSFERRED_OUT, by)
         for agent in agents:
             self._leave(call, agent)
 
@@ -1251,7 +1258,7 @@ class Engine:
         if call.phase is not CallPhase.CONNECTED or call.kind is CallKind.CONSULT:
             raise WrongState(f"call {call.id} is not a connected call", call_id=call.id)
         call.transfer = None
-        self._end_connected(call, e.supervisor, EndCause.INTERCEPTED)
+        self._end_connected(call, e.supervisor, Cause.INTERCEPTED)
 
     # ------------------------------------------------------------------ callbacks & voicemail
 
@@ -1342,7 +1349,7 @@ class Engine:
     def _retry_or_fail(self, call: Call) -> None:
         policy = self.groups[call.group].cfg.callback
         if call.attempts >= policy.max_attempts:
-            self._end(call, EndCause.CALLBACK_FAILED, "system")
+            self._end(call, Cause.CALLBACK_FAILED, "system")
             return
         due = self.now + policy.retry_delay
         self._park(call, due, "retry")
@@ -1354,7 +1361,7 @@ class Engine:
 
     def _consult_dialed(self, c: Call, answered: bool) -> None:
         if not answered:
-            self._end(c, EndCause.ENDED, "system")
+            self._end(c, Cause.ENDED, "system")
             return
         c.phase = CallPhase.CONNECTED
         c.connected_at = self.now

@@ -29,6 +29,12 @@ class CallPhase(StrEnum):
     ENDED = "ended"
 
 
+# Read once per new call or agent: enum class attributes are slow on 3.11 (see acd.members).
+_QUEUED = CallPhase.QUEUED
+_INBOUND = CallKind.INBOUND
+_LOGGED_OUT = AgentState.LOGGED_OUT
+
+
 class Call:
     """A customer contact (or consult leg) the engine is routing or tracking."""
 
@@ -84,7 +90,7 @@ class Call:
         self.queued_at = queued_at  # fixes the place in every queue, never changes
         self.wait_from = queued_at  # start of the current wait for an agent (KPI)
         self.entered_at = queued_at  # entered the home group (overflow rules)
-        self.phase = CallPhase.QUEUED
+        self.phase = _QUEUED
         self.targets: dict[str, int] = {}  # group -> skill level needed there
         self.entries: dict[str, Entry] = {}
         self.fired: set[int] = set()  # overflow rules of the home group already applied
@@ -107,7 +113,7 @@ class Call:
         self.owner: Agent | None = None  # consult legs: the consulting agent
         self.consult: Call | None = None  # the open consult leg of this call
         self.conference_on_answer = False
-        self.caller_present = kind is CallKind.INBOUND
+        self.caller_present = kind is _INBOUND
         self.parked_for = ""
         # blind transfer awaiting the transferring agent's leg drop
         self.transfer: tuple[Target, Agent] | None = None
@@ -158,7 +164,7 @@ class Agent:
     def __init__(self, cfg: AgentConfig) -> None:
         self.cfg = cfg
         self.id = cfg.id
-        self.state = AgentState.LOGGED_OUT
+        self.state = _LOGGED_OUT
         self.reason = ""
         self.since = 0.0
         self.pending: AgentState | None = None
