@@ -51,7 +51,7 @@ from acd.model import (
 from acd.queues import Entry, GroupQueue, MatchKey
 from acd.states import DEFER, TRANSITIONS, AgentState, Trigger, transition
 from acd.stats import GroupStats
-from acd.strategies import new_pool
+from acd.strategies import Pool, new_pool
 from acd.timers import TimerHeap
 
 # Enum members named on every event, as plain class attributes (acd.members says why).
@@ -69,6 +69,10 @@ WORK = frozenset({S.RESERVED, S.ON_CALL, S.WRAP_UP})
 STAFFED = (S.READY, S.RESERVED, S.ON_CALL, S.WRAP_UP)
 PENDING_OF = {T.READY: S.READY, T.NOT_READY: S.NOT_READY, T.LOGOUT: S.LOGGED_OUT}
 WAITING = frozenset({CallPhase.QUEUED, CallPhase.ASSIGNED})
+# Named on every decision: module constants are the cheapest names to read.
+LOGGED_OUT, NOT_READY, READY = S.LOGGED_OUT, S.NOT_READY, S.READY
+OFFERED = CallPhase.OFFERED
+INBOUND = CallKind.INBOUND
 
 
 def _floors(config: CenterConfig) -> dict[str, int]:
@@ -81,10 +85,6 @@ def _floors(config: CenterConfig) -> dict[str, int]:
                     if t in floors:
                         floors[t] = min(floors[t], rule.min_level)
     return floors
-
-
-def _anyone(_agent: Any) -> bool:
-    return True
 
 
 def _finite(seconds: float) -> float | None:
@@ -110,6 +110,7 @@ class Engine:
         self._offer_seq = itertools.count(1)
         self._consult_seq = itertools.count(1)
         self._closed_cache: dict[str, tuple[bool, float]] = {}
+        self._on_ring_timeout = self._ring_timeout  # bound once: filed with every offer
         self._handlers: dict[type[ev.Event], Callable[[Any], None]] = {
             ev.EnqueueCall: self._on_enqueue,
             ev.RestoreConnected: self._on_restore_connected,
@@ -356,15 +357,32 @@ class Engine:
         )
         agent.scan = scan
         agent.counted = tuple(g for g, level in scan if level >= g.cfg.min_level)
+        agent.tallies = tuple(g.counts for g in agent.counted)
+        # The pools it joins when idle, found now so that going idle is only a few adds.
+        plan: list[tuple[Group, tuple[Pool, ...]]] = []
+        for g, _ in scan:
+            values: list[str | None] = [None]
+            if g.cfg.match:
+                values.extend(agent.attrs.get(g.cfg.match[0][1], ()))
+            pools: list[Pool] = []
+            for value in values:
+                pool = g.pools.get(value)
+                if pool is None:
+                    pool = g.pools[value] = new_pool(g.cfg.strategy)
+                pools.append(pool)
+            plan.append((g, tuple(pools)))
+        agent.idle_plan = tuple(plan)
+        agent.idle_pools = tuple(p for _, pools in plan for p in pools)
+        # Longest-idle pools keep arrival order and need no key.
+        agent.idle_fifo = all(g.cfg.strategy is Strategy.LONGEST_IDLE for g, _ in scan)
 
     def _count(self, agent: Agent, delta: int) -> None:
         """Add the agent to (or take it from) its groups' counts by state."""
         state = agent.state
         if state is S.LOGGED_OUT:
             return
-        for g in agent.counted:
-            c = g.counts
-            c[state] = c.get(state, 0) + delta
+        for c in agent.tallies:
+            c[state] += delta
 
     # ------------------------------------------------------------------ agent states
 
@@ -389,47 +407,58 @@ class Engine:
             return
         assert isinstance(result, AgentState)
         new = result
-        if agent.pending is not None and old in WORK and new not in WORK:
-            if new is S.READY or agent.pending is S.LOGGED_OUT:
-                new, reason, actor = agent.pending, agent.pending_reason, agent.pending_actor
-            agent.pending = None
-        if new is S.NOT_READY:
-            reason = reason or ("forced" if actor else "login")
-        elif new is S.READY:
-            if not agent.online:
-                new, reason = S.NOT_READY, "disconnected"
-            else:
+        pending = agent.pending
+        if pending is not None and old in WORK and new not in WORK:
+            if new is READY or pending is LOGGED_OUT:
+                new, reason, actor = pending, agent.pending_reason, agent.pending_actor
+            agent.pending = pending = None
+        if new is READY:
+            if agent.online:
                 reason = ""
+            else:
+                new, reason = NOT_READY, "disconnected"
+        elif new is NOT_READY:
+            reason = reason or ("forced" if actor else "login")
         else:
             reason = ""
         if old is new and reason == agent.reason:
             return
-        if old is S.READY and agent.pools:
+        if old is READY and agent.pools:
             self._leave_idle(agent)
-        for g in agent.counted:  # the agent's groups count agents by state
-            c = g.counts
-            if old is not S.LOGGED_OUT:
+        now = self.now
+        if old is not LOGGED_OUT and new is not LOGGED_OUT:
+            for c in agent.tallies:  # the agent's groups count agents by state
                 c[old] -= 1
-            if new is not S.LOGGED_OUT:
-                c[new] = c.get(new, 0) + 1
-            elif g.home and g.state_rules and not any(c.values()):
-                # "no agent signed in" must act at once, not at the next periodic check.
-                self._schedule_check(g, self.now)
+                c[new] += 1
+        else:
+            self._count_sign(agent, old, new)
         agent.state = new
         agent.reason = reason
-        agent.since = self.now
-        if new is S.LOGGED_OUT:
+        agent.since = now
+        if new is LOGGED_OUT:
             self._signed_out(agent)
         self._out.append(
             ev.AgentStateChanged(
-                self.now, agent.id, old, new, reason, actor, agent.pending, agent.pending_reason,
-                call_id,
+                now, agent.id, old, new, reason, actor, pending, agent.pending_reason, call_id
             )
-        )  # fmt: skip
-        if new is S.READY:
+        )
+        if new is READY:
             if trigger is T.READY:
                 agent.misses = 0
-            self._available(agent)
+            if agent.offer is None and agent.available_at <= now:
+                self._match_agent(agent)  # no pools to leave: it was not READY before
+
+    def _count_sign(self, agent: Agent, old: AgentState, new: AgentState) -> None:
+        """Counts for a sign-in or sign-out (the rare changes that touch LOGGED_OUT)."""
+        for g in agent.counted:
+            c = g.counts
+            if old is not LOGGED_OUT:
+                c[old] -= 1
+            if new is not LOGGED_OUT:
+                c[new] += 1
+            elif g.home and g.state_rules and not any(c.values()):
+                # "no agent signed in" must act at once, not at the next periodic check.
+                self._schedule_check(g, self.now)
 
     def _signed_out(self, agent: Agent) -> None:
         agent.pending = None
@@ -457,17 +486,15 @@ class Engine:
         agent.idle_token += 1
         agent.idle_seq = next(self._idle_seq)
         agent.idle_since = self.now
-        for g, _ in agent.scan:
+        agent.pools = list(agent.idle_pools)  # made by _index
+        if agent.idle_fifo:
+            for pool in agent.idle_pools:
+                pool.add(agent, ())
+            return
+        for g, pools in agent.idle_plan:
             key = self._strategy_key(agent, g)
-            values: list[str | None] = [None]
-            if g.cfg.match:
-                values.extend(agent.attrs.get(g.cfg.match[0][1], ()))
-            for value in values:
-                pool = g.pools.get(value)
-                if pool is None:
-                    pool = g.pools[value] = new_pool(g.cfg.strategy)
+            for pool in pools:
                 pool.add(agent, key)
-                agent.pools.append(pool)
 
     def _leave_idle(self, agent: Agent) -> None:
         if agent.pools:
@@ -503,13 +530,17 @@ class Engine:
         for gid, level in call.targets.items():
             g = self.groups[gid]
             cfg = g.cfg
-            key = self._match_key(call, cfg)
-            pool = g.pools.get(key[0] if cfg.match else None)
+            if cfg.match:
+                key = self._match_key(call, cfg)
+                pool = g.pools.get(key[0])
+            else:
+                key = ()
+                pool = g.pools.get(None)
             if not pool:
                 continue
             if len(key) < 2 and level <= g.floor:
                 # Everyone in this pool has the level and the only attribute: take the first.
-                agent = pool.first(_anyone)
+                agent = pool.head()
                 assert isinstance(agent, Agent)
                 self._offer(call, agent, g)
                 return
@@ -567,32 +598,41 @@ class Engine:
         self._enter_idle(agent)
 
     def _offer(self, call: Call, agent: Agent, via: Group) -> None:
-        self._unqueue(call)
-        call.phase = CallPhase.OFFERED
+        if call.entries:
+            self._unqueue(call)
+        else:  # matched on arrival, never filed: only the home index may hold it
+            home_group = self.groups.get(call.group)
+            if home_group is not None:
+                home_group.home.pop(call.id, None)
+        call.phase = OFFERED
         call.agent = agent
-        self._leave_idle(agent)
+        if agent.pools:
+            self._leave_idle(agent)
         agent.offer = call
-        agent.last_call = call.id
-        self._change(agent, T.OFFER, call_id=call.id)
-        home = self.groups[call.group].cfg
-        deadline = self.now + home.ring_timeout
-        call.timer = self.timers.add(deadline, self._ring_timeout, call)
+        cid = call.id
+        gid = call.group
+        agent.last_call = cid
+        self._change(agent, T.OFFER, call_id=cid)
+        now = self.now
+        deadline = now + self.groups[gid].cfg.ring_timeout
+        call.timer = self.timers.add(deadline, self._on_ring_timeout, call)
         if via.cfg.strategy is Strategy.ROUND_ROBIN:
             agent.last_offer[via.cfg.id] = next(self._offer_seq)
+        kind = call.kind
+        owner = call.owner
+        # Positional: the fields of Screen in order (keywords cost more to build).
         screen = ev.Screen(
-            call=call.info,
-            kind=call.kind,
-            group=call.group,
-            waited=self.now - call.wait_from,
-            number=call.number if call.kind is not CallKind.INBOUND else "",
-            voicemail=call.voicemail,
-            consult_from=call.owner.id if call.owner is not None else "",
-            attempt=call.attempts,
+            call.info,
+            kind,
+            gid,
+            now - call.wait_from,
+            "" if kind is INBOUND else call.number,
+            call.voicemail,
+            "" if owner is None else owner.id,
+            call.attempts,
         )
-        self._emit(
-            ev.CallOffered(
-                self.now, call.id, agent.id, call.group, deadline, screen, call.assigned_by
-            )
+        self._out.append(
+            ev.CallOffered(now, cid, agent.id, gid, deadline, screen, call.assigned_by)
         )
 
     # ------------------------------------------------------------------ queueing
@@ -608,9 +648,12 @@ class Engine:
         self.groups[call.group].home[call.id] = call
 
     def _unqueue(self, call: Call) -> None:
-        for gid, e in call.entries.items():
-            self.groups[gid].queue.remove(e)
-        call.entries.clear()
+        entries = call.entries
+        if entries:
+            groups = self.groups
+            for gid, e in entries.items():
+                groups[gid].queue.remove(e)
+            entries.clear()
         home = self.groups.get(call.group)
         if home is not None:
             home.home.pop(call.id, None)
@@ -1838,7 +1881,8 @@ class Engine:
         # Re-index every agent against the new groups and skills.
         for g in self.groups.values():
             g.pools = {}
-            g.counts = {}
+            for state in g.counts:  # in place: agents hold these dicts (Agent.tallies)
+                g.counts[state] = 0
         for agent in list(self.agents.values()):
             agent.pools = []
             agent.idle_token += 1

@@ -137,6 +137,9 @@ class Agent:
         "endpoint",
         "handled",
         "id",
+        "idle_fifo",
+        "idle_plan",
+        "idle_pools",
         "idle_seq",
         "idle_since",
         "idle_token",
@@ -158,6 +161,7 @@ class Agent:
         "skills",
         "state",
         "talk",
+        "tallies",
         "wrap",
     )
 
@@ -190,6 +194,11 @@ class Agent:
         self.members: tuple[str, ...] = ()  # groups it may serve, in this agent's order
         self.scan: tuple[tuple[Group, int], ...] = ()  # (group, own level) in that order
         self.counted: tuple[Group, ...] = ()  # groups whose counts include this agent
+        self.tallies: tuple[dict[AgentState, int], ...] = ()  # their `counts`, same order
+        # The pools it joins when idle, by group in `scan` order, and all of them.
+        self.idle_plan: tuple[tuple[Group, tuple[Pool, ...]], ...] = ()
+        self.idle_pools: tuple[Pool, ...] = ()
+        self.idle_fifo = True  # all its groups pick longest-idle (pools need no key)
         self.assigned: deque[Call] = deque()
         self.last_offer: dict[str, int] = {}
         self.handled = 0  # calls handled today
@@ -242,5 +251,6 @@ class Group:
         self.state_rules = any(not r.when.time_only() for r in cfg.overflow)
         self.paused = False
         self.home: dict[str, Call] = {}  # queued calls whose home is this group
-        self.counts: dict[AgentState, int] = {}  # signed-in agents at full level, by state
+        # Signed-in agents at full level, by state; every state present (updates are `+= 1`).
+        self.counts: dict[AgentState, int] = dict.fromkeys(AgentState, 0)
         self.check: Timer | None = None  # periodic overflow evaluation

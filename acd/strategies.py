@@ -30,6 +30,7 @@ class Pool(Protocol):
     def add(self, agent: Idle, key: tuple[float, ...]) -> None: ...
     def discard(self, agent: Idle) -> None: ...
     def first(self, ok: Callable[[Idle], bool]) -> Idle | None: ...
+    def head(self) -> Idle | None: ...
     def __len__(self) -> int: ...
     def __iter__(self) -> Iterator[Idle]: ...
 
@@ -49,6 +50,12 @@ class FifoPool:
     def discard(self, agent: Idle) -> None:
         """Remove if present."""
         self._agents.pop(agent.id, None)
+
+    def head(self) -> Idle | None:
+        """The longest-idle agent."""
+        for a in self._agents.values():
+            return a
+        return None
 
     def first(self, ok: Callable[[Idle], bool]) -> Idle | None:
         """The longest-idle agent passing `ok`."""
@@ -95,6 +102,13 @@ class KeyedPool:
     def _compact(self) -> None:
         self._heap = [it for it in self._heap if self._live(it)]
         heapq.heapify(self._heap)
+
+    def head(self) -> Idle | None:
+        """The first agent in key order."""
+        heap = self._heap
+        while heap and not self._live(heap[0]):
+            heapq.heappop(heap)
+        return heap[0][2] if heap else None
 
     def first(self, ok: Callable[[Idle], bool]) -> Idle | None:
         """The first agent in key order passing `ok`."""
