@@ -192,8 +192,9 @@ class Engine:
         """Fire every timer due at or before `now`, each at its own deadline."""
         out: list[Output] = []
         while (t := self.timers.pop_due(now)) is not None:
-            self.now = max(self.now, t.at)
-            t.fn(t.arg)
+            at, _, fn, arg = t
+            self.now = max(self.now, at)
+            fn(arg)
             if self._out:
                 out.extend(self._out)
                 self._out = []
@@ -498,8 +499,9 @@ class Engine:
 
     def _leave_idle(self, agent: Agent) -> None:
         if agent.pools:
+            aid = agent.id
             for pool in agent.pools:
-                pool.discard(agent)
+                pool.members.pop(aid, None)  # as pool.discard(agent)
             agent.pools = []
             agent.idle_token += 1
 
@@ -893,14 +895,14 @@ class Engine:
     def _on_enqueue(self, e: ev.EnqueueCall) -> None:
         if e.call.id in self.calls:
             raise DuplicateCall(f"call {e.call.id} is already live", call_id=e.call.id)
-        g = self.group(e.group)
+        g = self.groups.get(e.group) or self.group(e.group)  # the latter raises
         pr = self.config.priorities
         if e.priority is not None:
             base = min(pr.ceiling, max(pr.floor, e.priority + e.bonus))
         else:
             base = pr.base(e.call.brand, e.call.vip, e.bonus)
         queued_at = self.now if e.queued_at is None else e.queued_at
-        call = Call(e.call, CallKind.INBOUND, g.cfg.id, base, queued_at)
+        call = Call(e.call, INBOUND, g.cfg.id, base, queued_at)
         self.calls[call.id] = call
         self._admit(call, g, restoring=e.queued_at is not None)
 
@@ -1460,10 +1462,13 @@ class Engine:
         self._change(agent, T.LOGOUT, "logout", e.actor)
 
     def _on_ready(self, e: ev.AgentReady) -> None:
-        agent = self._live_agent(e.agent_id)
-        if agent.state is S.WRAP_UP:
+        agent = self.agents.get(e.agent_id)
+        if agent is None or agent.state is LOGGED_OUT:
+            agent = self._live_agent(e.agent_id)  # raises the right error
+        state = agent.state
+        if state is S.WRAP_UP:
             self._close_wrap(agent, e.actor)
-        elif agent.state is S.NOT_READY and not agent.online and not e.actor:
+        elif state is NOT_READY and not agent.online and not e.actor:
             raise WrongState("the desktop is not connected", agent_id=agent.id)
         self._change(agent, T.READY, actor=e.actor)
 
