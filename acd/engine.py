@@ -39,7 +39,7 @@ from acd.errors import (
     WrongState,
 )
 from acd.events import EndCause, Output
-from acd.live import Agent, Call, Group, Wrap
+from acd.live import Agent, Call, Group, Tally, Wrap
 from acd.members import members
 from acd.model import (
     CenterConfig,
@@ -102,6 +102,8 @@ class Engine:
         self.calls: dict[str, Call] = {}
         self.agents: dict[str, Agent] = {a.id: Agent(a) for a in config.agents.values()}
         self.groups: dict[str, Group] = {}
+        self._tally = Tally()  # shared by all groups: their counts by agent state
+        self._stale = self._tally.stale
         floors = _floors(config)
         for g in config.groups.values():
             self.groups[g.id] = self._new_group(g, floors[g.id])
@@ -282,7 +284,7 @@ class Engine:
         stats = GroupStats(
             self.config.timezone, self.config.interval_minutes, cfg.target.seconds, cfg.expected_aht
         )
-        return Group(cfg, stats, floor, self._new_queue(cfg))
+        return Group(cfg, stats, floor, self._new_queue(cfg), self._tally)
 
     def _new_queue(self, cfg: SkillGroup) -> GroupQueue:
         return GroupQueue(cfg.id, cfg.ageing_rate, self.config.ageing_ceiling(cfg), self.now)
@@ -358,7 +360,7 @@ class Engine:
         )
         agent.scan = scan
         agent.counted = tuple(g for g, level in scan if level >= g.cfg.min_level)
-        agent.tallies = tuple(g.counts for g in agent.counted)
+        agent.tallies = tuple(g.raw_counts for g in agent.counted)
         # The pools it joins when idle, found now so that going idle is only a few adds.
         plan: list[tuple[Group, tuple[Pool, ...]]] = []
         for g, _ in scan:
@@ -378,9 +380,14 @@ class Engine:
         agent.idle_fifo = all(g.cfg.strategy is Strategy.LONGEST_IDLE for g, _ in scan)
 
     def _count(self, agent: Agent, delta: int) -> None:
-        """Add the agent to (or take it from) its groups' counts by state."""
-        state = agent.state
-        if state is S.LOGGED_OUT:
+        """Add the agent to (+1) or take it from (-1) its groups' counts by state."""
+        if delta < 0:
+            state = agent.counted_as  # where the counts hold it, whatever it is now
+            agent.counted_as = None
+        else:
+            state = agent.state
+            agent.counted_as = None if state is LOGGED_OUT else state
+        if state is None or state is LOGGED_OUT:
             return
         for c in agent.tallies:
             c[state] += delta
@@ -428,11 +435,9 @@ class Engine:
             self._leave_idle(agent)
         now = self.now
         if old is not LOGGED_OUT and new is not LOGGED_OUT:
-            for c in agent.tallies:  # the agent's groups count agents by state
-                c[old] -= 1
-                c[new] += 1
+            self._stale.add(agent)  # its groups' counts catch up when read (live.Tally)
         else:
-            self._count_sign(agent, old, new)
+            self._count_sign(agent, new)
         agent.state = new
         agent.reason = reason
         agent.since = now
@@ -449,12 +454,14 @@ class Engine:
             if agent.offer is None and agent.available_at <= now:
                 self._match_agent(agent)  # no pools to leave: it was not READY before
 
-    def _count_sign(self, agent: Agent, old: AgentState, new: AgentState) -> None:
+    def _count_sign(self, agent: Agent, new: AgentState) -> None:
         """Counts for a sign-in or sign-out (the rare changes that touch LOGGED_OUT)."""
+        was = agent.counted_as
+        agent.counted_as = None if new is LOGGED_OUT else new
         for g in agent.counted:
-            c = g.counts
-            if old is not LOGGED_OUT:
-                c[old] -= 1
+            c = g.raw_counts  # totals are exact even while some agents are marked stale
+            if was is not None:
+                c[was] -= 1
             if new is not LOGGED_OUT:
                 c[new] += 1
             elif g.home and g.state_rules and not any(c.values()):
@@ -1886,8 +1893,9 @@ class Engine:
         # Re-index every agent against the new groups and skills.
         for g in self.groups.values():
             g.pools = {}
-            for state in g.counts:  # in place: agents hold these dicts (Agent.tallies)
-                g.counts[state] = 0
+            for state in g.raw_counts:  # in place: agents hold these dicts (Agent.tallies)
+                g.raw_counts[state] = 0
+        self._stale.clear()
         for agent in list(self.agents.values()):
             agent.pools = []
             agent.idle_token += 1
