@@ -205,9 +205,9 @@ class SpawnedServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the server exited with {self.proc.returncode}: {self.log()}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=1):
-                    return self
+            url = f"http://127.0.0.1:{self.port}/readyz"
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1):
+                return self
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"the server was not ready in {timeout} s: {self.log()}")
@@ -369,7 +369,8 @@ def run_live(
 
     tune_gc()  # thousands of long-lived connections in this process
     opts = LiveOptions(server=server or "", **options)
-    return _run_loop(live_run(scenario, opts, progress))
+    result: Result = _run_loop(live_run(scenario, opts, progress))
+    return result
 
 
 async def live_run(
@@ -489,7 +490,7 @@ def _finite(x: float) -> float | None:
 def _switch_frames(sw: SimSwitch) -> int:
     """Frames the switch sent and received: requests and their replies, commands and
     their results."""
-    return 2 * (next(sw._ids) - 1) + 2 * sum(sw.commands.values())  # noqa: SLF001
+    return 2 * len(sw.rtts) + 2 * sum(sw.commands.values())
 
 
 def _agent_frames(fleet: LiveFleet) -> tuple[int, int]:
