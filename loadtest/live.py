@@ -431,7 +431,12 @@ async def _drive(
         caller=Caller(patience=sc.patience / k if sc.patience > 0 else 0.0),
         seed=sc.seed + 1,
     )
+    rss0 = spawned.stat().rss if spawned is not None else 0
+    signin0 = time.perf_counter()
     await fleet.start([(a, secret) for a in _agent_ids(sc, opts)], opts.signin_concurrency)
+    signin = time.perf_counter() - signin0
+    await asyncio.sleep(0.5)  # the sign-in's garbage settles before memory is read
+    rss = spawned.stat().rss - rss0 if spawned is not None else None
     await switch.connect()
     await asyncio.sleep(0.2)  # the last sign-in pushes settle
     counted: set[str] = set()
@@ -440,6 +445,7 @@ async def _drive(
     pushes0, requests0 = _agent_frames(fleet)
     frames0 = _switch_frames(switch)
     cpu0 = _server_cpu(spawned, base)
+    own0 = time.process_time()
     loop = asyncio.get_running_loop()
     t0 = time.time()
     fleet.t0 = t0
@@ -454,6 +460,7 @@ async def _drive(
     await asyncio.sleep(min(1.0, 2 * sc.acw / k) if sc.acw else 0.05)
     end = time.time()
     cpu1 = _server_cpu(spawned, base)
+    own = time.process_time() - own0
     fleet.close_spans(min(end, t0 + sc.duration / k))
     if ticker is not None:
         ticker.cancel()
@@ -474,7 +481,11 @@ async def _drive(
             "frames_per_call": (frames + agent_frames) / completed if completed else None,
             "switch_frames_per_call": frames / completed if completed else None,
             "agent_frames_per_call": agent_frames / completed if completed else None,
+            "sign_in_seconds": signin,
+            "server_rss_per_agent_bytes": rss / len(fleet.agents) if rss and fleet.agents else None,
             "real_seconds": end - t0,
+            "driver_cpu_seconds": own,
+            "switch_commands": dict(switch.commands),
             "errors": len(switch.errors) + sum(fleet.stats.errors.values()),
         }
     )
