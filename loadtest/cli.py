@@ -1,8 +1,11 @@
 """`acd-loadtest`: a whole call center in a box, beside Erlang C / Erlang A.
 
 `--mode sim` runs the scenario through the real engine on a simulated clock (no sockets): an
-hour of a large center in seconds. The figures are those of calls arriving after the warm-up;
-service level is answered within the threshold / offered.
+hour of a large center in seconds. `--mode live` plays the same scenario over real websockets
+(`loadtest.live`): a simulated switch and N simulated desktops against `--server ws://HOST:PORT`
+or against a server it starts itself (`--spawn-server`, the default when no `--server` is
+given), with `--time-scale K` compressing simulated time. The figures are those of calls
+arriving after the warm-up; service level is answered within the threshold / offered.
 """
 
 from __future__ import annotations
@@ -49,7 +52,9 @@ def parse_routes(text: str) -> dict[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (flag names are an interface: scripts rely on them)."""
     p = argparse.ArgumentParser(prog="acd-loadtest", description=__doc__.splitlines()[0])
-    p.add_argument("--mode", choices=("sim",), default="sim", help="sim: simulated clock")
+    p.add_argument(
+        "--mode", choices=("sim", "live"), default="sim", help="sim: simulated clock; live: sockets"
+    )
     p.add_argument("--config", help="center configuration (default: one FIFO group)")
     p.add_argument("--agents", type=int, default=50)
     p.add_argument("--rate", type=float, default=0.2, help="calls per second (Poisson)")
@@ -69,6 +74,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--routes", type=parse_routes, default={}, help="brand=group,...")
     p.add_argument("--cities", default="", help="comma list; calls get one at random")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    live = p.add_argument_group("live mode")
+    live.add_argument("--server", default="", help="ws://HOST:PORT of a running server")
+    live.add_argument(
+        "--spawn-server", action="store_true", help="start `acd serve` on 127.0.0.1 (default)"
+    )
+    live.add_argument("--time-scale", type=float, default=1.0, help="compress simulated time K x")
+    live.add_argument("--switch-id", default="loadtest", help="the switch id to sign in as")
+    live.add_argument(
+        "--switch-token", default="", help="switch token (default $ACD_LOADTEST_SWITCH_TOKEN)"
+    )
+    live.add_argument(
+        "--agent-secret", default="", help="agents' secret (default $ACD_LOADTEST_AGENT_SECRET)"
+    )
+    live.add_argument(
+        "--first-agent", type=int, default=0, help="agent ids FIRST.. (default 1000, or --config's)"
+    )
     return p
 
 
@@ -103,16 +124,11 @@ def theory(args: argparse.Namespace) -> Result:
     return out
 
 
-def run_sim(args: argparse.Namespace, progress: Callable[[float], None] | None) -> Result:
-    """The scenario through the engine on a simulated clock."""
-    from acd.sim import Scenario, Simulation
+def scenario(args: argparse.Namespace) -> Any:
+    """The flags as an `acd.sim.Scenario`."""
+    from acd.sim import Scenario
 
-    config = None
-    if args.config:
-        from acd.config import load_config
-
-        config = load_config(args.config)
-    sc = Scenario(
+    return Scenario(
         agents=args.agents,
         rate=args.rate,
         aht=args.aht,
@@ -131,7 +147,37 @@ def run_sim(args: argparse.Namespace, progress: Callable[[float], None] | None) 
         routes=args.routes,
         cities=tuple(c for c in args.cities.split(",") if c),
     )
-    result: Result = dict(Simulation(sc, config).run(progress).to_json())
+
+
+def run_live(args: argparse.Namespace, progress: Callable[[float], None] | None) -> Result:
+    """The scenario over real sockets (see `loadtest.live`)."""
+    from loadtest import live
+
+    ids = [str(args.first_agent + i) for i in range(args.agents)] if args.first_agent else []
+    return live.run_live(
+        scenario(args),
+        args.server or None,
+        progress=progress,
+        config=args.config or "",
+        time_scale=args.time_scale,
+        switch_id=args.switch_id,
+        switch_token=args.switch_token,
+        agent_secret=args.agent_secret,
+        agent_ids=ids,
+        think=args.think,
+    )
+
+
+def run_sim(args: argparse.Namespace, progress: Callable[[float], None] | None) -> Result:
+    """The scenario through the engine on a simulated clock."""
+    from acd.sim import Simulation
+
+    config = None
+    if args.config:
+        from acd.config import load_config
+
+        config = load_config(args.config)
+    result: Result = dict(Simulation(scenario(args), config).run(progress).to_json())
     return result
 
 
@@ -147,6 +193,9 @@ ROWS: Sequence[tuple[str, str, str]] = (
     ("AHT (s)", "aht_seconds", "{:.1f}"),
     ("occupancy", "occupancy", "{:.1%}"),
     ("calls per second", "calls_per_second", "{:.2f}"),
+    ("offer latency p50 (ms)", "offer_latency_p50_ms", "{:.2f}"),
+    ("offer latency p99 (ms)", "offer_latency_p99_ms", "{:.2f}"),
+    ("server CPU (s)", "server_cpu_seconds", "{:.2f}"),
 )
 
 
@@ -170,6 +219,8 @@ def table(result: Result) -> str:
     for name, _ in predicted:
         t.add_column(name.replace("_", " ").title(), justify="right")
     for label, key, fmt in ROWS:
+        if key not in result:
+            continue  # live-mode figures in sim mode
         t.add_row(label, _fmt(fmt, result.get(key)), *(_fmt(fmt, p.get(key)) for _, p in predicted))
     buf = StringIO()
     Console(file=buf, width=100).print(t)
@@ -182,15 +233,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.warmup >= args.duration:
         print("--warmup must be shorter than --duration", file=sys.stderr)
         return 2
+    if args.mode == "live" and args.time_scale <= 0:
+        print("--time-scale must be positive", file=sys.stderr)
+        return 2
+    run = run_live if args.mode == "live" else run_sim
     interactive = sys.stdout.isatty() and not args.json
     if interactive:
         from rich.progress import Progress
 
         with Progress(transient=True) as bar:
-            task = bar.add_task("simulating", total=args.duration)
-            result = run_sim(args, lambda t: bar.update(task, completed=min(t, args.duration)))
+            task = bar.add_task(
+                "simulating" if args.mode == "sim" else "calling", total=args.duration
+            )
+            result = run(args, lambda t: bar.update(task, completed=min(t, args.duration)))
     else:
-        result = run_sim(args, None)
+        result = run(args, None)
     if fits_theory(args):
         result.update(theory(args))
     if args.json:
