@@ -27,7 +27,9 @@ from acd.store.base import CommitHook
 if TYPE_CHECKING:
     from acd.app import App
 
-NOTE_KINDS = frozenset({"ivr", "survey", "recording", "voicemail", "block", "lost", "intercept"})
+NOTE_KINDS = frozenset(
+    {"ivr", "survey", "recording", "voicemail", "block", "lost", "intercept", "handback", "owed"}
+)
 
 
 @dataclass(frozen=True, slots=True)

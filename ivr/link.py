@@ -85,6 +85,12 @@ class BadRequest(AcdError):
     code = "bad_request"
 
 
+class Draining(AcdError):
+    """The server is draining: it takes no new calls (the switch routes them elsewhere)."""
+
+    code = "draining"
+
+
 class NoRoute(AcdError):
     """No IVR flow or group takes calls to this dialed number."""
 
@@ -193,6 +199,7 @@ class SwitchLink:
         self._sweeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.stats = {"calls": 0, "commands": 0, "timeouts": 0, "lost": 0, "blocked": 0}
+        self.draining: float | None = None  # the drain's deadline (epoch) while draining
         self._handlers: dict[type, Callable[[Conn, Switch, Any], Any]] = {
             m.Arrived: self._arrived,
             m.Digits: self._digits,
@@ -304,6 +311,8 @@ class SwitchLink:
             sw.grace.cancel()
             sw.grace = None
         log.info("switch connected", switch=sw.id, calls=len(sw.calls))
+        if self.draining is not None:
+            self._send(sw.id, m.CenterState(0, "", "draining", self.draining))
         try:
             await self._receive(conn, sw)
         except ConnectionClosed:
@@ -520,6 +529,8 @@ class SwitchLink:
 
     def _arrived(self, conn: Conn, sw: Switch, msg: m.Arrived) -> Any:
         cid = msg.call_id
+        if self.draining is not None:
+            raise Draining("the center is draining: route new calls elsewhere", call_id=cid)
         if not cid or len(cid) > CALL_ID_MAX:
             raise BadRequest(f"call_id: 1 to {CALL_ID_MAX} characters")
         if cid in self.legs or cid in self.engine.calls:
@@ -1232,6 +1243,39 @@ class SwitchLink:
         journal = self.journal
         if journal is not None:
             journal.note(cid, kind, data, self.now())
+
+    # ---------------------------------------------------------------- drain
+
+    def begin_drain(self, deadline: float) -> None:
+        """Refuse new arrivals (`draining`) and tell every connected switch the center closed."""
+        self.draining = deadline
+        for sw in self.switches.values():
+            if sw.conn is not None:
+                self._send(sw.id, m.CenterState(0, "", "draining", deadline))
+
+    def busy(self) -> int:
+        """Calls the link still tracks (in the IVR, queued, connected, in a survey)."""
+        return len(self.legs)
+
+    def in_ivr(self) -> int:
+        """Calls still walking an IVR flow (they may yet queue for an agent)."""
+        return sum(1 for leg in self.legs.values() if leg.phase == "ivr")
+
+    def hand_back(self, reason: str) -> int:
+        """Give every call still held back to its switch (`handback`), end it in the core as
+        lost and note the reason; returns how many."""
+        n = 0
+        for cid in list(self.legs):
+            leg = self.legs[cid]
+            self._send(leg.switch, m.HandBack(0, cid, reason))
+            leg.caller_up = False
+            self._note(cid, "handback", {"reason": reason, "switch": leg.switch})
+            self._drop(leg)
+            if cid in self.engine.calls:
+                with contextlib.suppress(AcdError):
+                    self.core.submit(ev.CallLost(cid))
+            n += 1
+        return n
 
     # ---------------------------------------------------------------- supervision, blocks
 
