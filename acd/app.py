@@ -48,6 +48,8 @@ COMPONENTS: list[str] = [
     "ivr.link:switch_link",
     "agent_gateway.server:component",
     "agent_gateway.admin:component",
+    "acd.debug:component",
+    "acd.recovery:component",
 ]
 
 

@@ -379,6 +379,8 @@ class SwitchLink:
             if handler is None:  # a second hello
                 chan.send(fr.Error(msg.id, fr.BAD_MESSAGE, f"unexpected {type(msg).__name__}"))
                 continue
+            journal = self.journal
+            mark = getattr(journal, "critical", 0)
             try:
                 reply = handler(conn, sw, msg)
             except AcdError as err:
@@ -390,6 +392,9 @@ class SwitchLink:
                 continue
             if isinstance(reply, Barrier):
                 self._spawn(self._reply_after_barrier(chan, msg.id, reply.result))
+            elif getattr(journal, "critical", 0) != mark:
+                # The request ended a call or left a task owed: acknowledge it once durable.
+                self._spawn(self._reply_after_barrier(chan, msg.id, reply))
             else:
                 chan.send(fr.Ok(msg.id, reply))
 
@@ -901,7 +906,10 @@ class SwitchLink:
             return
         call = self.engine.calls.get(o.call_id)
         kind = call.kind.value if call is not None else "callback"
-        self._send(sid, m.DialOut(0, o.call_id, o.agent_id, o.endpoint, o.number, kind))
+        cmd = m.DialOut(0, o.call_id, o.agent_id, o.endpoint, o.number, kind)
+        if call is not None:
+            cmd.group, cmd.queued_at = call.group, call.queued_at
+        self._send(sid, cmd)
 
     def _out_drop_leg(self, o: ev.DropLeg) -> None:
         sid = self._owner_of(o.call_id)
@@ -1079,9 +1087,18 @@ class SwitchLink:
             now = self.now()
             self._run(leg, self.machine.start(leg.session, now), now)
             return
-        self._send(leg.switch, m.Hangup(0, leg.id, "", "", o.cause.value))
         leg.caller_up = False
         self._drop(leg)
+        # The switch learns the call is over only once its record is durable.
+        self._spawn(
+            self._hangup_after_barrier(leg.switch, m.Hangup(0, leg.id, "", "", o.cause.value))
+        )
+
+    async def _hangup_after_barrier(self, sid: str, cmd: m.Hangup) -> None:
+        journal = self.journal
+        if journal is not None:
+            await journal.barrier()
+        self._send(sid, cmd)
 
     # ---------------------------------------------------------------- resync
 

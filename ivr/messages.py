@@ -277,6 +277,8 @@ class DialOut(Command, tag="dial_out"):
     endpoint: str
     number: str
     kind: str = "callback"  # or voicemail (what a resync reports back)
+    group: str = ""  # the task's group and original place (what a resync reports back)
+    queued_at: float | None = None
 
 
 class Hangup(Command, tag="hangup"):

@@ -52,6 +52,7 @@ rate_per_second = 1000
 rate_burst = 1000
 drain_timeout = {drain}
 hello_timeout = {hello}
+debug_state = true
 {server_extra}
 
 [agent_gateway]

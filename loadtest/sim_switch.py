@@ -450,6 +450,7 @@ class SimSwitch:
         if answered:
             call = SimCall(cmd.call_id, cmd.number, "", self.clock(), state="connected")
             call.kind = cmd.kind
+            call.group, call.queued_at = cmd.group, cmd.queued_at
             call.agent_id = cmd.agent_id
             call.answered_at = self.clock()
             call.done = asyncio.get_running_loop().create_future()
