@@ -242,9 +242,9 @@ async def attacker(kind: str, rig: Rig, budget: int, seed: int, tally: Tally, us
                     outcome = "valid_by_chance"
                 outcomes[outcome] += 1
                 tally.codes[code] += 1
-                if code == "internal" or outcome not in ("error", "close", "valid_by_chance"):
-                    if len(tally.findings) < 20:
-                        tally.findings.append(f"{kind}: {outcome} {code} for {frame[:120]!r}")
+                bad = code == "internal" or outcome not in ("error", "close", "valid_by_chance")
+                if bad and len(tally.findings) < 20:
+                    tally.findings.append(f"{kind}: {outcome} {code} for {frame[:120]!r}")
                 if outcome.startswith("close"):
                     break
 
@@ -374,10 +374,12 @@ def main() -> int:
     print(f"tracebacks in server log   {r.tracebacks}")
     print(f"invariant violations       {len(r.violations)}")
     print(
-        f"offer latency clean        p50 {r.clean_p50:.2f} ms  p99 {r.clean_p99:.2f} ms  ({r.clean_offers} offers)"
+        f"offer latency clean        p50 {r.clean_p50:.2f} ms  p99 {r.clean_p99:.2f} ms  "
+        f"({r.clean_offers} offers)"
     )
     print(
-        f"offer latency under fuzz   p50 {r.fuzz_p50:.2f} ms  p99 {r.fuzz_p99:.2f} ms  ({r.fuzz_offers} offers)"
+        f"offer latency under fuzz   p50 {r.fuzz_p50:.2f} ms  p99 {r.fuzz_p99:.2f} ms  "
+        f"({r.fuzz_offers} offers)"
     )
     ok = (
         r.alive
