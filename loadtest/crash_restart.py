@@ -194,11 +194,15 @@ async def _round(
             r.queued_ok += same
             if not same:
                 r.wrong_place.append(cid)
+                if verbose():
+                    print("misplaced", cid, st, queued_at, priority, got, file=sys.stderr)
         elif st == "connected":
             same = got["phase"] == "connected" and got["agent"] == agent
             r.connected_ok += same
             if not same:
                 r.wrong_place.append(cid)
+                if verbose():
+                    print("misplaced", cid, st, agent, got, file=sys.stderr)
     for cid in sw.tasks - sw.dialed:
         got = calls.get(cid)
         if got is not None and got["kind"] in ("callback", "voicemail"):
