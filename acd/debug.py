@@ -46,7 +46,7 @@ def state(app: App) -> dict[str, Any]:
     journal: Any = app.component("journal")
     size = 0
     if journal is not None:
-        for f in app.data_dir.glob("*.db*"):
+        for f in app.data_dir.glob("journal.sqlite3*"):
             size += f.stat().st_size
     now = app.core.now()
     interval = {}

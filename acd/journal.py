@@ -93,6 +93,11 @@ class JournalComponent:
             elif t is ev.CallbackQueued:
                 assert isinstance(o, ev.CallbackQueued)
                 records.append(self._owed(o))
+            elif t is ev.DialOut:
+                assert isinstance(o, ev.DialOut)
+                dialing = self._dialing(o)
+                if dialing is not None:
+                    records.append(dialing)
             elif t is ev.CallAnswered and o.kind in TASK_KINDS:  # type: ignore[attr-defined]
                 # The customer is on the line: the switch holds the call from now on.
                 records.append(NoteRecord(o.call_id, "owed", o.at, {"owed": False}))  # type: ignore[attr-defined]
@@ -120,6 +125,25 @@ class JournalComponent:
             data["voicemail"] = call.voicemail
             data["attempts"] = call.attempts
             data["info"] = msgspec.to_builtins(call.info)
+        return NoteRecord(o.call_id, "owed", o.at, data)
+
+    def _dialing(self, o: ev.DialOut) -> NoteRecord | None:
+        """A task being dialled: still owed, but the switch may report it connected."""
+        call = self.engine.calls.get(o.call_id) if self.engine is not None else None
+        if call is None or call.kind not in TASK_KINDS:
+            return None
+        data: dict[str, Any] = {
+            "owed": True,
+            "dialing": True,
+            "group": call.group,
+            "kind": call.kind.value,
+            "number": call.number,
+            "due_at": o.at,
+            "attempts": call.attempts,
+            "queued_at": call.queued_at,
+            "voicemail": call.voicemail,
+            "info": msgspec.to_builtins(call.info),
+        }
         return NoteRecord(o.call_id, "owed", o.at, data)
 
     def note(self, call_id: str, kind: str, data: Mapping[str, Any], at: float) -> None:

@@ -7,7 +7,9 @@ owed is rebuilt from the journal before the first connection is accepted.
   line (from then on the switch holds the call and its resync restores it). At start, every
   task whose latest note says owed and that has no call record yet is handed back to the core
   with `ScheduleCallback(queued_at=…, voicemail=…, attempts=…)`: it keeps its place, its
-  retries and its due time.
+  retries and its due time. A task that was being dialled (note `dialing`) may be connected
+  on the switch: it waits `[switch] grace` seconds for the switch's resync, and is owed again
+  only if no switch reported it.
 - **Interval KPIs.** The core's live figures of the current interval and day per group
   (offered, answered within the target, abandoned, blocked, ASA, handle time: what the service
   level gauge and the wallboard show) are recounted from the call and handled records of the
@@ -20,6 +22,7 @@ not ready with reason `recovered` when it ends).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -125,15 +128,16 @@ class Recovery:
         store = journal.store
         now = app.core.now()
         self._stats(app, store, now)
+        dialing: dict[str, dict[str, Any]] = {}
         for cid, data in owed_tasks(store, now).items():
-            if cid in app.engine.calls:
-                continue
-            try:
-                app.core.submit(_schedule(cid, data))
-                self.report.owed += 1
-            except (AcdError, KeyError, ValueError, TypeError, msgspec.ValidationError) as err:
-                self.report.refused += 1
-                log.warning("owed task not restored", call_id=cid, error=str(err))
+            if data.get("dialing"):
+                dialing[cid] = data  # the switch may hold it connected: wait for its resync
+            else:
+                self._restore(app, cid, data)
+        if dialing:
+            sw = app.settings.parts.get("switch")
+            wait = float(getattr(sw, "grace", 30.0))
+            asyncio.get_running_loop().call_later(wait, self._restore_dialing, app, dialing)
         self.report.seconds = time.perf_counter() - t0
         log.info(
             "recovered",
@@ -142,6 +146,21 @@ class Recovery:
             calls_counted=self.report.calls_counted,
             seconds=round(self.report.seconds, 3),
         )
+
+    def _restore(self, app: App, cid: str, data: dict[str, Any]) -> None:
+        if cid in app.engine.calls:
+            return  # a switch's resync brought it back (connected to its agent)
+        try:
+            app.core.submit(_schedule(cid, data))
+            self.report.owed += 1
+        except (AcdError, KeyError, ValueError, TypeError, msgspec.ValidationError) as err:
+            self.report.refused += 1
+            log.warning("owed task not restored", call_id=cid, error=str(err))
+
+    def _restore_dialing(self, app: App, tasks: dict[str, dict[str, Any]]) -> None:
+        """Tasks that were being dialled and that no switch reported: owed again."""
+        for cid, data in tasks.items():
+            self._restore(app, cid, data)
 
     def _stats(self, app: App, store: Any, now: float) -> None:
         groups = app.engine.groups

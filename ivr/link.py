@@ -91,6 +91,12 @@ class Draining(AcdError):
     code = "draining"
 
 
+class CallOver(AcdError):
+    """A resynced call whose record says it already ended."""
+
+    code = "ended"
+
+
 class NoRoute(AcdError):
     """No IVR flow or group takes calls to this dialed number."""
 
@@ -1160,6 +1166,10 @@ class SwitchLink:
             raise BadRequest(f"call_id: 1 to {CALL_ID_MAX} characters")
         if cid in self.engine.calls:
             raise ev_duplicate(cid)
+        if self._recorded(cid):
+            # It ended before the server stopped (the switch had not heard yet): over.
+            self._send(sw.id, m.Hangup(0, cid, "", "", "ended"))
+            raise CallOver(f"call {cid} ended before the restart", call_id=cid)
         at = min(h.arrived_at or now, now)
         leg = Leg(cid, sw.id, h.caller, h.dialed, h.trunk, at)
         info = ev.CallInfo(
@@ -1224,6 +1234,12 @@ class SwitchLink:
             self._run(leg, self.machine.start(session, now, node), now)
             return
         raise BadRequest(f"state {h.state!r}: ivr, queued or connected")
+
+    def _recorded(self, cid: str) -> bool:
+        """The journal already holds the call's final record."""
+        store = getattr(self.journal, "store", None)
+        call = getattr(store, "call", None)
+        return call is not None and call(cid) is not None
 
     def _customer(self, caller: str) -> dict[str, Any]:
         c = self.ivr.directory.lookup(caller)

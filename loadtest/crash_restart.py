@@ -109,6 +109,7 @@ class Round:
 
     killed_after: float = 0.0
     held: int = 0  # calls the switch held at the resync
+    ended_before: int = 0  # held by the switch, but their record says they had ended
     queued_ok: int = 0
     connected_ok: int = 0
     lost: list[str] = field(default_factory=list)
@@ -174,9 +175,14 @@ async def _round(
     await sw.connect()
     state = await loop.run_in_executor(None, _state, rig)
     calls = state["calls"]
+    refused = (sw.resync_result or {}).get("refused", [])
+    over = {x["call_id"] for x in refused if x.get("code") == "ended"}
     r.held = len(snapshot)
     for cid, (st, queued_at, priority, agent) in snapshot.items():
         got = calls.get(cid)
+        if got is None and cid in over:
+            r.ended_before += 1  # it had ended; the switch had not heard yet
+            continue
         if got is None:
             r.lost.append(cid)
             if verbose():
@@ -194,11 +200,15 @@ async def _round(
             r.queued_ok += same
             if not same:
                 r.wrong_place.append(cid)
+                if verbose():
+                    print("misplaced", cid, st, queued_at, priority, got, file=sys.stderr)
         elif st == "connected":
             same = got["phase"] == "connected" and got["agent"] == agent
             r.connected_ok += same
             if not same:
                 r.wrong_place.append(cid)
+                if verbose():
+                    print("misplaced", cid, st, agent, got, file=sys.stderr)
     for cid in sw.tasks - sw.dialed:
         got = calls.get(cid)
         if got is not None and got["kind"] in ("callback", "voicemail"):
@@ -239,7 +249,7 @@ async def _drive(
     await sw.connect()
     for _ in range(rounds):
         res.rounds.append(await _round(rig, sw, agents, rate, rng, res))
-    told = [c.id for c in sw.ended.values() if c.end_reason == "completed"]
+    told = [c.id for c in sw.ended.values() if c.end_reason in ("completed", "ended")]
     res.told_ended = len(told)
     await sw.close()
     rig.stop()

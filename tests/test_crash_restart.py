@@ -15,7 +15,7 @@ def test_kill_and_restart_keeps_calls_tasks_and_records(tmp_path: Path) -> None:
     assert held > 0  # the switch held calls at every kill worth checking
     for r in res.rounds:
         assert r.lost == [] and r.wrong_place == []
-        assert r.queued_ok + r.connected_ok == r.held
+        assert r.queued_ok + r.connected_ok + r.ended_before == r.held
         assert r.tasks_lost == []
         assert r.violations == []
         assert r.interval_answered > 0  # rebuilt from the journal before any new answer
