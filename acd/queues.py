@@ -65,7 +65,7 @@ class SubQueue:
 class GroupQueue:
     """Waiting entries of one skill group."""
 
-    __slots__ = ("ceiling", "count", "group", "origin", "parts", "rate")
+    __slots__ = ("ages", "ceiling", "count", "group", "origin", "parts", "rate")
 
     def __init__(self, group: str, rate: float, ceiling: float, origin: float = 0.0) -> None:
         self.group = group
@@ -75,6 +75,7 @@ class GroupQueue:
         self.rate = rate if rate > 0 else 0.0
         # Without ageing there is nothing to reach: priorities stay strict.
         self.ceiling = ceiling if self.rate > 0 else math.inf
+        self.ages = self.ceiling != math.inf  # calls can reach the ceiling
         self.parts: dict[PartKey, SubQueue] = {}
         self.count = 0
 
@@ -122,7 +123,7 @@ class GroupQueue:
 
     def head_of(self, part: SubQueue, now: float) -> Entry | None:
         """The best live entry of a partition at `now`."""
-        if self.ceiling != math.inf:
+        if self.ages:
             if part.due and part.due[0][0] <= now:
                 self._settle(part, now)
             capped = part.capped
