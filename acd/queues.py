@@ -109,6 +109,22 @@ class GroupQueue:
         if part.count == 0:
             # Drop the partition so scans only meet live ones; stale slots go with it.
             del self.parts[(part.key, part.level)]
+        elif len(part.due) > 2 * part.count + 256:
+            self._compact(part)
+
+    def _compact(self, part: SubQueue) -> None:
+        """Drop stale slots (removed or capped entries) from a partition's heaps.
+
+        Every removal leaves a slot in `due` that would otherwise wait there until the call would
+        have reached the ceiling, and then cost a pop. Rebuilding once stale slots outnumber live
+        ones is linear in the heap, so a few steps per removal; the order of live entries is kept.
+        """
+        part.ageing = [it for it in part.ageing if it[3].alive and not it[3].capped]
+        heapq.heapify(part.ageing)
+        part.due = [it for it in part.due if it[2].alive and not it[2].capped]
+        heapq.heapify(part.due)
+        part.capped = [it for it in part.capped if it[2].alive]
+        heapq.heapify(part.capped)
 
     # -- reading ------------------------------------------------------------------------
 

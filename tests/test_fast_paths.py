@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from dataclasses import replace
 from types import MappingProxyType
@@ -12,6 +13,7 @@ from acd.invariants import violations
 from acd.live import CallPhase
 from acd.members import members
 from acd.model import CenterConfig, Priorities
+from acd.queues import Entry, GroupQueue
 from acd.states import AgentState
 from acd.timers import TimerHeap
 from tests.core_harness import Core, agent, center, group
@@ -94,3 +96,24 @@ def test_a_reload_that_changes_brand_priorities_applies_to_the_next_call() -> No
     assert core.engine.calls["c2"].base == 90.0
     core(ev.EnqueueCall(ev.CallInfo("c3", brand="gotone"), "g", bonus=5.0))
     assert core.engine.calls["c3"].base == 95.0
+
+
+def test_queue_head_stays_right_while_stale_slots_are_compacted_away() -> None:
+    rng = random.Random(7)
+    q = GroupQueue("g", rate=1.0, ceiling=200.0)
+    live: list[Entry] = []
+    now = 0.0
+    for step in range(6000):
+        now += 0.0371  # off the grid of ceiling times (ranks round to micro-points)
+        if len(live) < 400 or rng.random() < 0.5:
+            e = Entry(f"c{step}", "g", rng.choice([10.0, 20.0, 60.0, 100.0]), now, 1)
+            q.push(e, ())
+            live.append(e)
+        else:
+            gone = live.pop(rng.randrange(len(live)))
+            q.remove(gone)
+        best = q.head(now)
+        assert best is min(live, key=lambda x: q.rank(x, now))
+    assert q.count == len(live) == sum(1 for _ in q.entries())
+    part = next(iter(q.parts.values()))
+    assert len(part.due) <= 2 * part.count + 256  # stale slots did not pile up
