@@ -112,6 +112,7 @@ class Engine:
         self._offer_seq = itertools.count(1)
         self._consult_seq = itertools.count(1)
         self._closed_cache: dict[str, tuple[bool, float]] = {}
+        self._bases: dict[tuple[str, int], float] = {}
         self._on_ring_timeout = self._ring_timeout  # bound once: filed with every offer
         self._handlers: dict[type[ev.Event], Callable[[Any], None]] = {
             ev.EnqueueCall: self._on_enqueue,
@@ -321,6 +322,16 @@ class Engine:
         if staffed == 0:
             return math.inf
         return (position + 1) * g.stats.aht / staffed
+
+    def _base(self, brand: str, vip: int) -> float:
+        """Base priority of a brand and VIP level (remembered: every arrival asks)."""
+        key = (brand, vip)
+        base = self._bases.get(key)
+        if base is None:
+            base = self.config.priorities.base(brand, vip)
+            if len(self._bases) < 4096:  # brands and levels come from config; stay bounded
+                self._bases[key] = base
+        return base
 
     def _calendar_open(self, cfg: SkillGroup) -> bool:
         if cfg.calendar is None:
@@ -546,7 +557,7 @@ class Engine:
             else:
                 key = ()
                 pool = g.pools.get(None)
-            if not pool:
+            if pool is None or not pool.members:
                 continue
             if len(key) < 2 and level <= g.floor:
                 # Everyone in this pool has the level and the only attribute: take the first.
@@ -693,7 +704,7 @@ class Engine:
             reason = ""
             if g.paused or cfg.id not in self.config.groups:
                 reason = "paused"
-            elif not self._calendar_open(cfg):
+            elif cfg.calendar is not None and not self._calendar_open(cfg):
                 reason = "closed"
             elif cfg.capacity and len(g.home) >= cfg.capacity and self._full(g):
                 reason = "full"
@@ -904,13 +915,19 @@ class Engine:
         if e.call.id in self.calls:
             raise DuplicateCall(f"call {e.call.id} is already live", call_id=e.call.id)
         g = self.groups.get(e.group) or self.group(e.group)  # the latter raises
-        pr = self.config.priorities
-        if e.priority is not None:
-            base = min(pr.ceiling, max(pr.floor, e.priority + e.bonus))
+        info = e.call
+        if e.priority is None and not e.bonus:
+            base = self._bases.get((info.brand, info.vip))
+            if base is None:
+                base = self._base(info.brand, info.vip)
         else:
-            base = pr.base(e.call.brand, e.call.vip, e.bonus)
+            pr = self.config.priorities
+            if e.priority is not None:
+                base = min(pr.ceiling, max(pr.floor, e.priority + e.bonus))
+            else:
+                base = pr.base(info.brand, info.vip, e.bonus)
         queued_at = self.now if e.queued_at is None else e.queued_at
-        call = Call(e.call, INBOUND, g.cfg.id, base, queued_at)
+        call = Call(info, INBOUND, g.cfg.id, base, queued_at)
         self.calls[call.id] = call
         self._admit(call, g, restoring=e.queued_at is not None)
 
@@ -1884,6 +1901,7 @@ class Engine:
         new = e.config
         self.config = new
         self._closed_cache.clear()
+        self._bases.clear()
         floors = _floors(new)
         for gid, cfg in new.groups.items():
             g = self.groups.get(gid)

@@ -65,7 +65,7 @@ class SubQueue:
 class GroupQueue:
     """Waiting entries of one skill group."""
 
-    __slots__ = ("ceiling", "count", "group", "origin", "parts", "rate")
+    __slots__ = ("ages", "ceiling", "count", "group", "origin", "parts", "rate")
 
     def __init__(self, group: str, rate: float, ceiling: float, origin: float = 0.0) -> None:
         self.group = group
@@ -75,6 +75,7 @@ class GroupQueue:
         self.rate = rate if rate > 0 else 0.0
         # Without ageing there is nothing to reach: priorities stay strict.
         self.ceiling = ceiling if self.rate > 0 else math.inf
+        self.ages = self.ceiling != math.inf  # calls can reach the ceiling
         self.parts: dict[PartKey, SubQueue] = {}
         self.count = 0
 
@@ -108,6 +109,22 @@ class GroupQueue:
         if part.count == 0:
             # Drop the partition so scans only meet live ones; stale slots go with it.
             del self.parts[(part.key, part.level)]
+        elif len(part.due) > 2 * part.count + 256:
+            self._compact(part)
+
+    def _compact(self, part: SubQueue) -> None:
+        """Drop stale slots (removed or capped entries) from a partition's heaps.
+
+        Every removal leaves a slot in `due` that would otherwise wait there until the call would
+        have reached the ceiling, and then cost a pop. Rebuilding once stale slots outnumber live
+        ones is linear in the heap, so a few steps per removal; the order of live entries is kept.
+        """
+        part.ageing = [it for it in part.ageing if it[3].alive and not it[3].capped]
+        heapq.heapify(part.ageing)
+        part.due = [it for it in part.due if it[2].alive and not it[2].capped]
+        heapq.heapify(part.due)
+        part.capped = [it for it in part.capped if it[2].alive]
+        heapq.heapify(part.capped)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -122,7 +139,7 @@ class GroupQueue:
 
     def head_of(self, part: SubQueue, now: float) -> Entry | None:
         """The best live entry of a partition at `now`."""
-        if self.ceiling != math.inf:
+        if self.ages:
             if part.due and part.due[0][0] <= now:
                 self._settle(part, now)
             capped = part.capped
