@@ -487,6 +487,7 @@ class Engine:
         if agent.cooldown is not None:
             agent.cooldown.cancel()
             agent.cooldown = None
+        agent.available_at = min(agent.available_at, self.now)  # a new sign-in starts afresh
         while agent.assigned:
             call = agent.assigned.popleft()
             if call.phase is CallPhase.ASSIGNED and call.assigned_to is agent:
@@ -1360,6 +1361,8 @@ class Engine:
             call.targets = call.targets or {call.group: self.groups[call.group].cfg.min_level}
             self._unpark(call)
         self._emit(ev.CallbackQueued(self.now, call.id, call.group, call.kind, due, 0, call.number))
+        if call.phase is CallPhase.QUEUED:
+            self._match_call(call)  # taken from a named agent: any idle agent may serve it now
 
     def _on_schedule_callback(self, e: ev.ScheduleCallback) -> None:
         if e.call.id in self.calls:

@@ -122,3 +122,26 @@ def test_waiting_caller_chooses_voicemail_and_keeps_the_place() -> None:
     with pytest.raises(WrongState):
         c(ev.VoicemailChosen("c1"))  # the task rings an agent: no caller waits on it
     c(ev.VoicemailChosen("c2"))
+
+
+def test_sign_out_forgives_the_reject_cooldown() -> None:
+    c = Core(center([group("g", reject_delay=30.0)], [agent("a1", {"g": 5})]))
+    c.login_ready("a1")
+    c.call("c1", "g")
+    c(ev.AgentLogout("a1"))  # deferred: an offer rings
+    c(ev.RejectOffer("a1", "c1"), 1)
+    assert c.state("a1") == "logged_out"
+    c.login_ready("a1")
+    assert c.offered_to("c1") == "a1"  # a fresh sign-in, no leftover cooldown
+
+
+def test_call_taken_from_a_named_agent_to_a_callback_goes_to_anyone_idle() -> None:
+    c = core()
+    c.login_ready("a1")
+    c(ev.AgentNotReady("a1", "break"))
+    c.call("c1", "g")
+    c(ev.AssignCall("c1", "a1", "sup"))
+    c.login_ready("a2")
+    assert c.offered_to("c1") is None  # kept for a1
+    c(ev.WithdrawCall("c1", "callback", "sup"))
+    assert c.offered_to("c1") == "a2"
