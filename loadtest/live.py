@@ -137,6 +137,7 @@ def generated_config(
 
 
 CALLERS = 1000  # simulated caller numbers (the directory's, with a brand mix)
+POPULATION = 10_000_000  # simulated caller numbers without one
 
 
 def caller_number(i: int) -> str:
@@ -521,6 +522,9 @@ async def _arrive(sw: SimSwitch, sc: Scenario, k: float, counted: set[str]) -> N
         return
     loop = asyncio.get_running_loop()
     rng = random.Random(sc.seed)
+    # with a brand mix, the directory's numbers; else a large population, as on a service
+    # number where few callers call twice in an hour (each repeat costs a history lookup)
+    callers = CALLERS if sc.brand_mix else POPULATION
     real0 = loop.time()
     t = 0.0
     while True:
@@ -530,7 +534,7 @@ async def _arrive(sw: SimSwitch, sc: Scenario, k: float, counted: set[str]) -> N
         delay = real0 + t / k - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        c = sw.new_call(caller_number(rng.randrange(CALLERS)))
+        c = sw.new_call(caller_number(rng.randrange(callers)))
         if t >= sc.warmup:
             counted.add(c.id)
 
