@@ -115,7 +115,7 @@ def ceiling_part(args: argparse.Namespace) -> list[str]:
         runs = []
         for _ in range(args.repeat):
             runs.append(live(args.agents, rate, args.aht, args.duration, args.warmup))
-            if runs[-1]["offer_latency_p99_ms"] <= P99_TARGET_MS:
+            if (runs[-1]["offer_latency_p99_ms"] or float("inf")) <= P99_TARGET_MS:
                 break
         r = best(runs, "offer_latency_p99_ms")
         if r["offer_latency_p99_ms"] is None or r["offer_latency_p99_ms"] > P99_TARGET_MS:
