@@ -48,6 +48,8 @@ COMPONENTS: list[str] = [
     "ivr.link:switch_link",
     "agent_gateway.server:component",
     "agent_gateway.admin:component",
+    "acd.debug:component",
+    "acd.recovery:component",
 ]
 
 
@@ -72,11 +74,15 @@ class App:
         self.components: dict[str, Component] = {}
         self._specs = list(COMPONENTS if components is None else components)
         self.ready = False
+        self.draining = False
         self.stopping = asyncio.Event()
+        self._drain_task: asyncio.Task[Any] | None = None
         self.web.http_route("/healthz", lambda _r: (200, TEXT, b"ok\n"))
         self.web.http_route("/readyz", self._readyz)
 
     def _readyz(self, _request: Any) -> tuple[int, str, bytes]:
+        if self.draining:
+            return 503, TEXT, b"draining\n"
         if self.ready:
             return 200, TEXT, b"ready\n"
         return 503, TEXT, b"starting\n"
@@ -86,6 +92,21 @@ class App:
         from acd.reloader import reload
 
         return await reload(self, actor)
+
+    def begin_drain(self) -> None:
+        """Drain (see acd.drain), then stop; a second request stops at once."""
+        if self._drain_task is not None:
+            self.stopping.set()
+            return
+        from acd.drain import drain
+
+        async def run() -> None:
+            try:
+                await drain(self, self.settings.server.drain_timeout)
+            finally:
+                self.stopping.set()
+
+        self._drain_task = asyncio.get_running_loop().create_task(run())
 
     def component(self, name: str) -> Component | None:
         """A started component by name."""
@@ -120,11 +141,11 @@ class App:
 
 
 async def serve_until_stopped(app: App) -> int:
-    """Run until SIGINT or SIGTERM."""
+    """Run until SIGINT (stop now) or SIGTERM (drain, then stop; `acd drain` sends it)."""
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # not on Windows
-            loop.add_signal_handler(sig, app.stopping.set)
+    with contextlib.suppress(NotImplementedError):  # not on Windows
+        loop.add_signal_handler(signal.SIGINT, app.stopping.set)
+        loop.add_signal_handler(signal.SIGTERM, app.begin_drain)
     await app.start()
     from acd.reloader import install
 

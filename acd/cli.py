@@ -98,6 +98,34 @@ def _reload(args: argparse.Namespace) -> int:
     return 0
 
 
+def _drain(args: argparse.Namespace) -> int:
+    """Ask the running server to drain (SIGTERM): no new calls, serve the rest, exit 0."""
+    import os
+    import signal
+    import time
+
+    from acd.reloader import signal_server
+
+    try:
+        pid = signal_server(args.data_dir, signal.SIGTERM)
+    except (OSError, ValueError) as err:
+        print(f"no running server found in {args.data_dir}: {err}", file=sys.stderr)
+        return 1
+    print(f"drain requested (pid {pid})")
+    if args.wait <= 0:
+        return 0
+    end = time.monotonic() + args.wait
+    while time.monotonic() < end:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            print("drained and stopped")
+            return 0
+        time.sleep(0.2)
+    print(f"still draining after {args.wait:g} s", file=sys.stderr)
+    return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `acd` command."""
     p = argparse.ArgumentParser(prog="acd", description="Contact-center ACD server and tools")
@@ -131,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("reload", help="reload the running server's configuration (SIGHUP)")
     r.add_argument("--data-dir", default="./var", help="the server's data folder (default ./var)")
     r.set_defaults(func=_reload)
+
+    d = sub.add_parser("drain", help="drain the running server (SIGTERM) and let it stop")
+    d.add_argument("--data-dir", default="./var", help="the server's data folder (default ./var)")
+    d.add_argument("--wait", type=float, default=0.0, help="seconds to wait for it to stop")
+    d.set_defaults(func=_drain)
 
     from acd.reports.cli import add_commands
 

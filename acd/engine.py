@@ -25,6 +25,7 @@ from typing import Any
 import msgspec
 
 from acd import events as ev
+from acd import live, model
 from acd.errors import (
     AcdError,
     DuplicateCall,
@@ -37,31 +38,41 @@ from acd.errors import (
     WrapUpCodeRequired,
     WrongState,
 )
-from acd.events import CallKind, EndCause, Output, TargetKind
-from acd.live import Agent, Call, CallPhase, Group, Wrap
+from acd.events import EndCause, Output
+from acd.live import Agent, Call, Group, Tally, Wrap
+from acd.members import members
 from acd.model import (
     CenterConfig,
     Conditions,
-    EntryAction,
     EntryRule,
-    OverflowAction,
     OverflowRule,
     SkillGroup,
-    Strategy,
-    WrapUpMode,
 )
 from acd.queues import Entry, GroupQueue, MatchKey
 from acd.states import DEFER, TRANSITIONS, AgentState, Trigger, transition
 from acd.stats import GroupStats
-from acd.strategies import new_pool
+from acd.strategies import Pool, new_pool
 from acd.timers import TimerHeap
 
-S = AgentState
-T = Trigger
+# Enum members named on every event, as plain class attributes (acd.members says why).
+S = members(AgentState)
+T = members(Trigger)
+CallPhase = members(live.CallPhase)
+CallKind = members(ev.CallKind)
+Cause = members(EndCause)
+TargetKind = members(ev.TargetKind)
+Strategy = members(model.Strategy)
+WrapUpMode = members(model.WrapUpMode)
+OverflowAction = members(model.OverflowAction)
+EntryAction = members(model.EntryAction)
 WORK = frozenset({S.RESERVED, S.ON_CALL, S.WRAP_UP})
 STAFFED = (S.READY, S.RESERVED, S.ON_CALL, S.WRAP_UP)
 PENDING_OF = {T.READY: S.READY, T.NOT_READY: S.NOT_READY, T.LOGOUT: S.LOGGED_OUT}
 WAITING = frozenset({CallPhase.QUEUED, CallPhase.ASSIGNED})
+# Named on every decision: module constants are the cheapest names to read.
+LOGGED_OUT, NOT_READY, READY = S.LOGGED_OUT, S.NOT_READY, S.READY
+OFFERED = CallPhase.OFFERED
+INBOUND = CallKind.INBOUND
 
 
 def _floors(config: CenterConfig) -> dict[str, int]:
@@ -74,10 +85,6 @@ def _floors(config: CenterConfig) -> dict[str, int]:
                     if t in floors:
                         floors[t] = min(floors[t], rule.min_level)
     return floors
-
-
-def _anyone(_agent: Any) -> bool:
-    return True
 
 
 def _finite(seconds: float) -> float | None:
@@ -95,6 +102,8 @@ class Engine:
         self.calls: dict[str, Call] = {}
         self.agents: dict[str, Agent] = {a.id: Agent(a) for a in config.agents.values()}
         self.groups: dict[str, Group] = {}
+        self._tally = Tally()  # shared by all groups: their counts by agent state
+        self._stale = self._tally.stale
         floors = _floors(config)
         for g in config.groups.values():
             self.groups[g.id] = self._new_group(g, floors[g.id])
@@ -103,6 +112,7 @@ class Engine:
         self._offer_seq = itertools.count(1)
         self._consult_seq = itertools.count(1)
         self._closed_cache: dict[str, tuple[bool, float]] = {}
+        self._on_ring_timeout = self._ring_timeout  # bound once: filed with every offer
         self._handlers: dict[type[ev.Event], Callable[[Any], None]] = {
             ev.EnqueueCall: self._on_enqueue,
             ev.RestoreConnected: self._on_restore_connected,
@@ -185,8 +195,9 @@ class Engine:
         """Fire every timer due at or before `now`, each at its own deadline."""
         out: list[Output] = []
         while (t := self.timers.pop_due(now)) is not None:
-            self.now = max(self.now, t.at)
-            t.fn(t.arg)
+            at, _, fn, arg = t
+            self.now = max(self.now, at)
+            fn(arg)
             if self._out:
                 out.extend(self._out)
                 self._out = []
@@ -274,7 +285,7 @@ class Engine:
         stats = GroupStats(
             self.config.timezone, self.config.interval_minutes, cfg.target.seconds, cfg.expected_aht
         )
-        return Group(cfg, stats, floor, self._new_queue(cfg))
+        return Group(cfg, stats, floor, self._new_queue(cfg), self._tally)
 
     def _new_queue(self, cfg: SkillGroup) -> GroupQueue:
         return GroupQueue(cfg.id, cfg.ageing_rate, self.config.ageing_ceiling(cfg), self.now)
@@ -350,15 +361,37 @@ class Engine:
         )
         agent.scan = scan
         agent.counted = tuple(g for g, level in scan if level >= g.cfg.min_level)
+        agent.tallies = tuple(g.raw_counts for g in agent.counted)
+        # The pools it joins when idle, found now so that going idle is only a few adds.
+        plan: list[tuple[Group, tuple[Pool, ...]]] = []
+        for g, _ in scan:
+            values: list[str | None] = [None]
+            if g.cfg.match:
+                values.extend(agent.attrs.get(g.cfg.match[0][1], ()))
+            pools: list[Pool] = []
+            for value in values:
+                pool = g.pools.get(value)
+                if pool is None:
+                    pool = g.pools[value] = new_pool(g.cfg.strategy)
+                pools.append(pool)
+            plan.append((g, tuple(pools)))
+        agent.idle_plan = tuple(plan)
+        agent.idle_pools = tuple(p for _, pools in plan for p in pools)
+        # Longest-idle pools keep arrival order and need no key.
+        agent.idle_fifo = all(g.cfg.strategy is Strategy.LONGEST_IDLE for g, _ in scan)
 
     def _count(self, agent: Agent, delta: int) -> None:
-        """Add the agent to (or take it from) its groups' counts by state."""
-        state = agent.state
-        if state is S.LOGGED_OUT:
+        """Add the agent to (+1) or take it from (-1) its groups' counts by state."""
+        if delta < 0:
+            state = agent.counted_as  # where the counts hold it, whatever it is now
+            agent.counted_as = None
+        else:
+            state = agent.state
+            agent.counted_as = None if state is LOGGED_OUT else state
+        if state is None or state is LOGGED_OUT:
             return
-        for g in agent.counted:
-            c = g.counts
-            c[state] = c.get(state, 0) + delta
+        for c in agent.tallies:
+            c[state] += delta
 
     # ------------------------------------------------------------------ agent states
 
@@ -383,47 +416,58 @@ class Engine:
             return
         assert isinstance(result, AgentState)
         new = result
-        if agent.pending is not None and old in WORK and new not in WORK:
-            if new is S.READY or agent.pending is S.LOGGED_OUT:
-                new, reason, actor = agent.pending, agent.pending_reason, agent.pending_actor
-            agent.pending = None
-        if new is S.NOT_READY:
-            reason = reason or ("forced" if actor else "login")
-        elif new is S.READY:
-            if not agent.online:
-                new, reason = S.NOT_READY, "disconnected"
-            else:
+        pending = agent.pending
+        if pending is not None and old in WORK and new not in WORK:
+            if new is READY or pending is LOGGED_OUT:
+                new, reason, actor = pending, agent.pending_reason, agent.pending_actor
+            agent.pending = pending = None
+        if new is READY:
+            if agent.online:
                 reason = ""
+            else:
+                new, reason = NOT_READY, "disconnected"
+        elif new is NOT_READY:
+            reason = reason or ("forced" if actor else "login")
         else:
             reason = ""
         if old is new and reason == agent.reason:
             return
-        if old is S.READY and agent.pools:
+        if old is READY and agent.pools:
             self._leave_idle(agent)
-        for g in agent.counted:  # the agent's groups count agents by state
-            c = g.counts
-            if old is not S.LOGGED_OUT:
-                c[old] -= 1
-            if new is not S.LOGGED_OUT:
-                c[new] = c.get(new, 0) + 1
-            elif g.home and g.state_rules and not any(c.values()):
-                # "no agent signed in" must act at once, not at the next periodic check.
-                self._schedule_check(g, self.now)
+        now = self.now
+        if old is not LOGGED_OUT and new is not LOGGED_OUT:
+            self._stale.add(agent)  # its groups' counts catch up when read (live.Tally)
+        else:
+            self._count_sign(agent, new)
         agent.state = new
         agent.reason = reason
-        agent.since = self.now
-        if new is S.LOGGED_OUT:
+        agent.since = now
+        if new is LOGGED_OUT:
             self._signed_out(agent)
         self._out.append(
             ev.AgentStateChanged(
-                self.now, agent.id, old, new, reason, actor, agent.pending, agent.pending_reason,
-                call_id,
+                now, agent.id, old, new, reason, actor, pending, agent.pending_reason, call_id
             )
-        )  # fmt: skip
-        if new is S.READY:
+        )
+        if new is READY:
             if trigger is T.READY:
                 agent.misses = 0
-            self._available(agent)
+            if agent.offer is None and agent.available_at <= now:
+                self._match_agent(agent)  # no pools to leave: it was not READY before
+
+    def _count_sign(self, agent: Agent, new: AgentState) -> None:
+        """Counts for a sign-in or sign-out (the rare changes that touch LOGGED_OUT)."""
+        was = agent.counted_as
+        agent.counted_as = None if new is LOGGED_OUT else new
+        for g in agent.counted:
+            c = g.raw_counts  # totals are exact even while some agents are marked stale
+            if was is not None:
+                c[was] -= 1
+            if new is not LOGGED_OUT:
+                c[new] += 1
+            elif g.home and g.state_rules and not any(c.values()):
+                # "no agent signed in" must act at once, not at the next periodic check.
+                self._schedule_check(g, self.now)
 
     def _signed_out(self, agent: Agent) -> None:
         agent.pending = None
@@ -451,22 +495,21 @@ class Engine:
         agent.idle_token += 1
         agent.idle_seq = next(self._idle_seq)
         agent.idle_since = self.now
-        for g, _ in agent.scan:
+        agent.pools = list(agent.idle_pools)  # made by _index
+        if agent.idle_fifo:
+            for pool in agent.idle_pools:
+                pool.add(agent, ())
+            return
+        for g, pools in agent.idle_plan:
             key = self._strategy_key(agent, g)
-            values: list[str | None] = [None]
-            if g.cfg.match:
-                values.extend(agent.attrs.get(g.cfg.match[0][1], ()))
-            for value in values:
-                pool = g.pools.get(value)
-                if pool is None:
-                    pool = g.pools[value] = new_pool(g.cfg.strategy)
+            for pool in pools:
                 pool.add(agent, key)
-                agent.pools.append(pool)
 
     def _leave_idle(self, agent: Agent) -> None:
         if agent.pools:
+            aid = agent.id
             for pool in agent.pools:
-                pool.discard(agent)
+                pool.members.pop(aid, None)  # as pool.discard(agent)
             agent.pools = []
             agent.idle_token += 1
 
@@ -497,13 +540,17 @@ class Engine:
         for gid, level in call.targets.items():
             g = self.groups[gid]
             cfg = g.cfg
-            key = self._match_key(call, cfg)
-            pool = g.pools.get(key[0] if cfg.match else None)
+            if cfg.match:
+                key = self._match_key(call, cfg)
+                pool = g.pools.get(key[0])
+            else:
+                key = ()
+                pool = g.pools.get(None)
             if not pool:
                 continue
             if len(key) < 2 and level <= g.floor:
                 # Everyone in this pool has the level and the only attribute: take the first.
-                agent = pool.first(_anyone)
+                agent = pool.head()
                 assert isinstance(agent, Agent)
                 self._offer(call, agent, g)
                 return
@@ -561,32 +608,41 @@ class Engine:
         self._enter_idle(agent)
 
     def _offer(self, call: Call, agent: Agent, via: Group) -> None:
-        self._unqueue(call)
-        call.phase = CallPhase.OFFERED
+        if call.entries:
+            self._unqueue(call)
+        else:  # matched on arrival, never filed: only the home index may hold it
+            home_group = self.groups.get(call.group)
+            if home_group is not None:
+                home_group.home.pop(call.id, None)
+        call.phase = OFFERED
         call.agent = agent
-        self._leave_idle(agent)
+        if agent.pools:
+            self._leave_idle(agent)
         agent.offer = call
-        agent.last_call = call.id
-        self._change(agent, T.OFFER, call_id=call.id)
-        home = self.groups[call.group].cfg
-        deadline = self.now + home.ring_timeout
-        call.timer = self.timers.add(deadline, self._ring_timeout, call)
+        cid = call.id
+        gid = call.group
+        agent.last_call = cid
+        self._change(agent, T.OFFER, call_id=cid)
+        now = self.now
+        deadline = now + self.groups[gid].cfg.ring_timeout
+        call.timer = self.timers.add(deadline, self._on_ring_timeout, call)
         if via.cfg.strategy is Strategy.ROUND_ROBIN:
             agent.last_offer[via.cfg.id] = next(self._offer_seq)
+        kind = call.kind
+        owner = call.owner
+        # Positional: the fields of Screen in order (keywords cost more to build).
         screen = ev.Screen(
-            call=call.info,
-            kind=call.kind,
-            group=call.group,
-            waited=self.now - call.wait_from,
-            number=call.number if call.kind is not CallKind.INBOUND else "",
-            voicemail=call.voicemail,
-            consult_from=call.owner.id if call.owner is not None else "",
-            attempt=call.attempts,
+            call.info,
+            kind,
+            gid,
+            now - call.wait_from,
+            "" if kind is INBOUND else call.number,
+            call.voicemail,
+            "" if owner is None else owner.id,
+            call.attempts,
         )
-        self._emit(
-            ev.CallOffered(
-                self.now, call.id, agent.id, call.group, deadline, screen, call.assigned_by
-            )
+        self._out.append(
+            ev.CallOffered(now, cid, agent.id, gid, deadline, screen, call.assigned_by)
         )
 
     # ------------------------------------------------------------------ queueing
@@ -602,9 +658,12 @@ class Engine:
         self.groups[call.group].home[call.id] = call
 
     def _unqueue(self, call: Call) -> None:
-        for gid, e in call.entries.items():
-            self.groups[gid].queue.remove(e)
-        call.entries.clear()
+        entries = call.entries
+        if entries:
+            groups = self.groups
+            for gid, e in entries.items():
+                groups[gid].queue.remove(e)
+            entries.clear()
         home = self.groups.get(call.group)
         if home is not None:
             home.home.pop(call.id, None)
@@ -616,7 +675,7 @@ class Engine:
             call.timer.cancel()
             call.timer = None
         if call.kind is CallKind.CONSULT and not call.targets:
-            self._end(call, EndCause.ENDED, "system")  # a consult to one agent that failed
+            self._end(call, Cause.ENDED, "system")  # a consult to one agent that failed
             return
         call.assigned_to = None
         call.assigned_by = ""
@@ -675,7 +734,7 @@ class Engine:
         if reason == "full":
             g.stats.blocked(self.now)
         self._emit(ev.CallBlocked(self.now, call.id, cfg.id, reason))
-        cause = EndCause.BLOCKED if reason == "full" else EndCause.CLOSED
+        cause = Cause.BLOCKED if reason == "full" else Cause.CLOSED
         action = rule.action
         if action is EntryAction.MOVE and (depth >= 4 or rule.target not in self.groups):
             action = EntryAction.MESSAGE
@@ -844,14 +903,14 @@ class Engine:
     def _on_enqueue(self, e: ev.EnqueueCall) -> None:
         if e.call.id in self.calls:
             raise DuplicateCall(f"call {e.call.id} is already live", call_id=e.call.id)
-        g = self.group(e.group)
+        g = self.groups.get(e.group) or self.group(e.group)  # the latter raises
         pr = self.config.priorities
         if e.priority is not None:
             base = min(pr.ceiling, max(pr.floor, e.priority + e.bonus))
         else:
             base = pr.base(e.call.brand, e.call.vip, e.bonus)
         queued_at = self.now if e.queued_at is None else e.queued_at
-        call = Call(e.call, CallKind.INBOUND, g.cfg.id, base, queued_at)
+        call = Call(e.call, INBOUND, g.cfg.id, base, queued_at)
         self.calls[call.id] = call
         self._admit(call, g, restoring=e.queued_at is not None)
 
@@ -903,9 +962,9 @@ class Engine:
             self._change(agent, T.WITHDRAW, call_id=call.id)
         elif phase is CallPhase.PARKED:
             if call.parked_for == "voicemail":
-                self._end(call, EndCause.VOICEMAIL_EMPTY, "caller")
+                self._end(call, Cause.VOICEMAIL_EMPTY, "caller")
             else:
-                cause = call.parked_for.partition(":")[2] or EndCause.CLOSED.value
+                cause = call.parked_for.partition(":")[2] or Cause.CLOSED.value
                 self._end(call, EndCause(cause), "caller")
         else:
             self._end_connected(call, "caller")
@@ -916,12 +975,12 @@ class Engine:
             agent = call.agent
             assert agent is not None
             self._withdraw(call, agent, "call lost")
-            self._end(call, EndCause.LOST, "system")
+            self._end(call, Cause.LOST, "system")
             self._change(agent, T.WITHDRAW, call_id=call.id)
         elif call.phase is CallPhase.CONNECTED:
-            self._end_connected(call, "system", EndCause.LOST)
+            self._end_connected(call, "system", Cause.LOST)
         else:
-            self._end(call, EndCause.LOST, "system")
+            self._end(call, Cause.LOST, "system")
 
     def _withdraw(self, call: Call, agent: Agent, reason: str) -> None:
         """Stop an offer (ringing or connecting) without deciding where the agent goes."""
@@ -939,15 +998,15 @@ class Engine:
         if call.kind is CallKind.INBOUND:
             g.stats.abandoned(self.now, wait)
         self._emit(ev.CallAbandoned(self.now, call.id, call.group, wait, ringing))
-        self._end(call, EndCause.ABANDONED, "caller")
+        self._end(call, Cause.ABANDONED, "caller")
 
-    def _end_connected(self, call: Call, by: str, cause: EndCause = EndCause.COMPLETED) -> None:
+    def _end_connected(self, call: Call, by: str, cause: EndCause = Cause.COMPLETED) -> None:
         """The customer's side ended: every agent leaves, the open consult goes too."""
         consult = call.consult
         if consult is not None:
             self._drop_consult(consult)
         agents = list(call.agents)
-        self._end(call, cause if call.kind is not CallKind.CONSULT else EndCause.ENDED, by)
+        self._end(call, cause if call.kind is not CallKind.CONSULT else Cause.ENDED, by)
         for agent in agents:
             self._leave(call, agent)
 
@@ -961,10 +1020,10 @@ class Engine:
         if consult.phase in (CallPhase.OFFERED, CallPhase.CONNECTING) and consult.agent:
             agent = consult.agent
             self._withdraw(consult, agent, "consult ended")
-            self._end(consult, EndCause.ENDED, "system")
+            self._end(consult, Cause.ENDED, "system")
             self._change(agent, T.WITHDRAW, call_id=consult.id)
             return
-        self._end(consult, EndCause.ENDED, "system")
+        self._end(consult, Cause.ENDED, "system")
 
     def _end(self, call: Call, cause: EndCause, by: str) -> None:
         """The call's one final state."""
@@ -1120,9 +1179,9 @@ class Engine:
                 )
                 return
             if what == "cancelled":
-                self._end(call, EndCause.CANCELLED, by)
+                self._end(call, Cause.CANCELLED, by)
                 return
-        cause = EndCause.ENDED if call.kind is CallKind.CONSULT else EndCause.COMPLETED
+        cause = Cause.ENDED if call.kind is CallKind.CONSULT else Cause.COMPLETED
         self._end(call, cause, by)
 
     def _transfer_in(self, call: Call, target: ev.Target) -> None:
@@ -1221,7 +1280,7 @@ class Engine:
         c.agents, c.external = [], []
         call.consult = None
         c.parent = None
-        self._end(c, EndCause.ENDED, owner.id if owner else "system")
+        self._end(c, Cause.ENDED, owner.id if owner else "system")
         if call.held:
             call.hold_total += self.now - call.held_since
             call.held = False
@@ -1236,7 +1295,7 @@ class Engine:
         by = call.transfer[1].id
         call.transfer = None
         agents = list(call.agents)
-        self._end(call, EndCause.TRANSFERRED_OUT, by)
+        self._end(call, Cause.TRANSFERRED_OUT, by)
         for agent in agents:
             self._leave(call, agent)
 
@@ -1252,7 +1311,7 @@ class Engine:
         if call.phase is not CallPhase.CONNECTED or call.kind is CallKind.CONSULT:
             raise WrongState(f"call {call.id} is not a connected call", call_id=call.id)
         call.transfer = None
-        self._end_connected(call, e.supervisor, EndCause.INTERCEPTED)
+        self._end_connected(call, e.supervisor, Cause.INTERCEPTED)
 
     # ------------------------------------------------------------------ callbacks & voicemail
 
@@ -1343,7 +1402,7 @@ class Engine:
     def _retry_or_fail(self, call: Call) -> None:
         policy = self.groups[call.group].cfg.callback
         if call.attempts >= policy.max_attempts:
-            self._end(call, EndCause.CALLBACK_FAILED, "system")
+            self._end(call, Cause.CALLBACK_FAILED, "system")
             return
         due = self.now + policy.retry_delay
         self._park(call, due, "retry")
@@ -1355,7 +1414,7 @@ class Engine:
 
     def _consult_dialed(self, c: Call, answered: bool) -> None:
         if not answered:
-            self._end(c, EndCause.ENDED, "system")
+            self._end(c, Cause.ENDED, "system")
             return
         c.phase = CallPhase.CONNECTED
         c.connected_at = self.now
@@ -1411,10 +1470,13 @@ class Engine:
         self._change(agent, T.LOGOUT, "logout", e.actor)
 
     def _on_ready(self, e: ev.AgentReady) -> None:
-        agent = self._live_agent(e.agent_id)
-        if agent.state is S.WRAP_UP:
+        agent = self.agents.get(e.agent_id)
+        if agent is None or agent.state is LOGGED_OUT:
+            agent = self._live_agent(e.agent_id)  # raises the right error
+        state = agent.state
+        if state is S.WRAP_UP:
             self._close_wrap(agent, e.actor)
-        elif agent.state is S.NOT_READY and not agent.online and not e.actor:
+        elif state is NOT_READY and not agent.online and not e.actor:
             raise WrongState("the desktop is not connected", agent_id=agent.id)
         self._change(agent, T.READY, actor=e.actor)
 
@@ -1842,7 +1904,9 @@ class Engine:
         # Re-index every agent against the new groups and skills.
         for g in self.groups.values():
             g.pools = {}
-            g.counts = {}
+            for state in g.raw_counts:  # in place: agents hold these dicts (Agent.tallies)
+                g.raw_counts[state] = 0
+        self._stale.clear()
         for agent in list(self.agents.values()):
             agent.pools = []
             agent.idle_token += 1

@@ -293,6 +293,8 @@ def _within(
     mass = [p if j >= lo else 0.0 for j, p in enumerate(queue[: hi + 1])] + [0.0]
 
     x = big * t
+    if x <= 0.0:
+        return 0.0, ab_deep
     log_x = math.log(x)
     log_pmf = -x
     cdf = math.exp(log_pmf)
@@ -337,6 +339,8 @@ def _reach_limit(cmu: float, theta: float, t: float, hi: int) -> int:
     """Smallest n <= hi + 1 with P(Poisson((cμ + n·θ)·t) >= n) < _EPS (bounded above)."""
     for n in range(1, hi + 2):
         x = (cmu + n * theta) * t
+        if x <= 0.0:  # t below float resolution: nothing can happen within it
+            return n
         if n + 1 > x:
             # Above the mode the terms fall at least geometrically by x/(n+1).
             log_tail = -x + n * math.log(x) - math.lgamma(n + 1) - math.log1p(-x / (n + 1))

@@ -16,18 +16,23 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+import msgspec
+
 from acd import events as ev
 from acd.configread import Problems
 from acd.model import CenterConfig
 from acd.recorder import Recorder, config_record
 from acd.settings import section_reader
-from acd.store import AuditRecord, NoteRecord, SqliteStore, Store, open_store
+from acd.store import AuditRecord, CallRecord, NoteRecord, SqliteStore, Store, open_store
 from acd.store.base import CommitHook
 
 if TYPE_CHECKING:
     from acd.app import App
 
-NOTE_KINDS = frozenset({"ivr", "survey", "recording", "voicemail", "block", "lost", "intercept"})
+TASK_KINDS = (ev.CallKind.CALLBACK, ev.CallKind.VOICEMAIL)
+NOTE_KINDS = frozenset(
+    {"ivr", "survey", "recording", "voicemail", "block", "lost", "intercept", "handback", "owed"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,10 @@ class JournalComponent:
         self.recorder = Recorder()
         self.commit_hooks: list[CommitHook] = []
         self.recorded = 0
+        self.engine: Any = None  # the live engine: what an owed task needs to be rebuilt
+        # Bumped by every call record and owed task appended: a reply that follows such a
+        # fact waits for the barrier (the switch link compares it around each request).
+        self.critical = 0
 
     # Journal protocol ---------------------------------------------------------------
 
@@ -77,12 +86,65 @@ class JournalComponent:
         """Take one batch of engine outputs (the host calls this after every step)."""
         records: list[Any] = self.recorder.feed(outputs)
         for o in outputs:
-            if type(o) is ev.ConfigApplied and self.config is not None:
+            t = type(o)
+            if t is ev.ConfigApplied and self.config is not None:
                 assert isinstance(o, ev.ConfigApplied)
                 records.append(config_record(self.config(), o.at, o.actor))
+            elif t is ev.CallbackQueued:
+                assert isinstance(o, ev.CallbackQueued)
+                records.append(self._owed(o))
+            elif t is ev.DialOut:
+                assert isinstance(o, ev.DialOut)
+                dialing = self._dialing(o)
+                if dialing is not None:
+                    records.append(dialing)
+            elif t is ev.CallAnswered and o.kind in TASK_KINDS:  # type: ignore[attr-defined]
+                # The customer is on the line: the switch holds the call from now on.
+                records.append(NoteRecord(o.call_id, "owed", o.at, {"owed": False}))  # type: ignore[attr-defined]
         if records:
+            for r in records:
+                if type(r) is CallRecord or type(r) is NoteRecord:
+                    self.critical += 1
+                    break
             self.recorded += len(records)
             self.store.append(records)
+
+    def _owed(self, o: ev.CallbackQueued) -> NoteRecord:
+        """What restoring a callback or voicemail task needs (see acd.recovery)."""
+        data: dict[str, Any] = {
+            "owed": True,
+            "group": o.group,
+            "kind": o.kind.value,
+            "number": o.number,
+            "due_at": o.due_at,
+            "attempts": o.attempt,
+        }
+        call = self.engine.calls.get(o.call_id) if self.engine is not None else None
+        if call is not None:
+            data["queued_at"] = call.queued_at
+            data["voicemail"] = call.voicemail
+            data["attempts"] = call.attempts
+            data["info"] = msgspec.to_builtins(call.info)
+        return NoteRecord(o.call_id, "owed", o.at, data)
+
+    def _dialing(self, o: ev.DialOut) -> NoteRecord | None:
+        """A task being dialled: still owed, but the switch may report it connected."""
+        call = self.engine.calls.get(o.call_id) if self.engine is not None else None
+        if call is None or call.kind not in TASK_KINDS:
+            return None
+        data: dict[str, Any] = {
+            "owed": True,
+            "dialing": True,
+            "group": call.group,
+            "kind": call.kind.value,
+            "number": call.number,
+            "due_at": o.at,
+            "attempts": call.attempts,
+            "queued_at": call.queued_at,
+            "voicemail": call.voicemail,
+            "info": msgspec.to_builtins(call.info),
+        }
+        return NoteRecord(o.call_id, "owed", o.at, data)
 
     def note(self, call_id: str, kind: str, data: Mapping[str, Any], at: float) -> None:
         """A fact about a call from outside the engine."""
@@ -144,6 +206,7 @@ class JournalComponent:
         """Record the configuration in force and subscribe to the engine's outputs."""
         if self.config is None:
             self.config = lambda: app.engine.config
+        self.engine = app.engine
         self.store.append([config_record(app.engine.config, self.clock(), "start")])
         app.core.subscribe(self.record)
 

@@ -29,6 +29,12 @@ class CallPhase(StrEnum):
     ENDED = "ended"
 
 
+# Read once per new call or agent: enum class attributes are slow on 3.11 (see acd.members).
+_QUEUED = CallPhase.QUEUED
+_INBOUND = CallKind.INBOUND
+_LOGGED_OUT = AgentState.LOGGED_OUT
+
+
 class Call:
     """A customer contact (or consult leg) the engine is routing or tracking."""
 
@@ -84,7 +90,7 @@ class Call:
         self.queued_at = queued_at  # fixes the place in every queue, never changes
         self.wait_from = queued_at  # start of the current wait for an agent (KPI)
         self.entered_at = queued_at  # entered the home group (overflow rules)
-        self.phase = CallPhase.QUEUED
+        self.phase = _QUEUED
         self.targets: dict[str, int] = {}  # group -> skill level needed there
         self.entries: dict[str, Entry] = {}
         self.fired: set[int] = set()  # overflow rules of the home group already applied
@@ -107,7 +113,7 @@ class Call:
         self.owner: Agent | None = None  # consult legs: the consulting agent
         self.consult: Call | None = None  # the open consult leg of this call
         self.conference_on_answer = False
-        self.caller_present = kind is CallKind.INBOUND
+        self.caller_present = kind is _INBOUND
         self.parked_for = ""
         # blind transfer awaiting the transferring agent's leg drop
         self.transfer: tuple[Target, Agent] | None = None
@@ -128,9 +134,13 @@ class Agent:
         "cfg",
         "cooldown",
         "counted",
+        "counted_as",
         "endpoint",
         "handled",
         "id",
+        "idle_fifo",
+        "idle_plan",
+        "idle_pools",
         "idle_seq",
         "idle_since",
         "idle_token",
@@ -152,13 +162,14 @@ class Agent:
         "skills",
         "state",
         "talk",
+        "tallies",
         "wrap",
     )
 
     def __init__(self, cfg: AgentConfig) -> None:
         self.cfg = cfg
         self.id = cfg.id
-        self.state = AgentState.LOGGED_OUT
+        self.state = _LOGGED_OUT
         self.reason = ""
         self.since = 0.0
         self.pending: AgentState | None = None
@@ -184,6 +195,12 @@ class Agent:
         self.members: tuple[str, ...] = ()  # groups it may serve, in this agent's order
         self.scan: tuple[tuple[Group, int], ...] = ()  # (group, own level) in that order
         self.counted: tuple[Group, ...] = ()  # groups whose counts include this agent
+        self.tallies: tuple[dict[AgentState, int], ...] = ()  # their raw counts, same order
+        self.counted_as: AgentState | None = None  # the state those counts hold it under
+        # The pools it joins when idle, by group in `scan` order, and all of them.
+        self.idle_plan: tuple[tuple[Group, tuple[Pool, ...]], ...] = ()
+        self.idle_pools: tuple[Pool, ...] = ()
+        self.idle_fifo = True  # all its groups pick longest-idle (pools need no key)
         self.assigned: deque[Call] = deque()
         self.last_offer: dict[str, int] = {}
         self.handled = 0  # calls handled today
@@ -211,23 +228,52 @@ class Wrap:
         self.timer: Timer | None = None
 
 
+class Tally:
+    """Agent counts by state of every group, brought up to date when they are read.
+
+    A state change between two signed-in states only marks the agent (one set insertion);
+    the counts of its groups move when somebody reads `Group.counts`. Most changes are never
+    read one by one (an agent goes READY and at once RESERVED), so most of that work is never
+    done. Signing in and out change the totals and are counted at once.
+    """
+
+    __slots__ = ("stale",)
+
+    def __init__(self) -> None:
+        self.stale: set[Agent] = set()  # agents whose state may differ from `counted_as`
+
+    def settle(self) -> None:
+        """Move every marked agent to its current state in its groups' counts."""
+        for agent in self.stale:
+            was, now = agent.counted_as, agent.state
+            if was is not None and was is not now:
+                for c in agent.tallies:
+                    c[was] -= 1
+                    c[now] += 1
+                agent.counted_as = now
+        self.stale.clear()
+
+
 class Group:
     """A skill group's live state."""
 
     __slots__ = (
         "cfg",
         "check",
-        "counts",
         "floor",
         "home",
         "paused",
         "pools",
         "queue",
+        "raw_counts",
         "state_rules",
         "stats",
+        "tally",
     )
 
-    def __init__(self, cfg: SkillGroup, stats: GroupStats, floor: int, queue: GroupQueue) -> None:
+    def __init__(
+        self, cfg: SkillGroup, stats: GroupStats, floor: int, queue: GroupQueue, tally: Tally
+    ) -> None:
         self.cfg = cfg
         self.queue = queue
         self.pools: dict[str | None, Pool] = {}
@@ -236,5 +282,14 @@ class Group:
         self.state_rules = any(not r.when.time_only() for r in cfg.overflow)
         self.paused = False
         self.home: dict[str, Call] = {}  # queued calls whose home is this group
-        self.counts: dict[AgentState, int] = {}  # signed-in agents at full level, by state
+        # As of the last `tally.settle()`; every state present (updates are `+= 1`).
+        self.raw_counts: dict[AgentState, int] = dict.fromkeys(AgentState, 0)
+        self.tally = tally
         self.check: Timer | None = None  # periodic overflow evaluation
+
+    @property
+    def counts(self) -> dict[AgentState, int]:
+        """Signed-in agents at the group's full level, by state (read only)."""
+        if self.tally.stale:
+            self.tally.settle()
+        return self.raw_counts

@@ -71,8 +71,8 @@ async def _reload_logged(app: App) -> None:
         log.error("reload refused", error=str(err))
 
 
-def signal_server(data_dir: str | Path) -> int:
-    """Send SIGHUP to the server whose pid file is in `data_dir`; returns the pid."""
+def signal_server(data_dir: str | Path, sig: int = signal.SIGHUP) -> int:
+    """Send `sig` (SIGHUP: reload) to the server whose pid file is in `data_dir`; its pid."""
     pid = int((Path(data_dir) / PID_FILE).read_text().strip())
-    os.kill(pid, signal.SIGHUP)
+    os.kill(pid, sig)
     return pid

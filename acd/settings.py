@@ -60,6 +60,8 @@ class ServerSettings:
     second_sign_in: Literal["takeover", "refuse"] = "takeover"
     auth: AuthLimits = AuthLimits()
     close_timeout: float = 2.0  # seconds a closing handshake may take before the socket drops
+    drain_timeout: float = 600.0  # a drain hands the calls still held back to the switch then
+    debug_state: bool = False  # serve GET /debug/state (lists calls: keep it off in production)
 
 
 def _section(center: CenterConfig, name: str) -> Table | None:
@@ -102,6 +104,8 @@ def parse_server(center: CenterConfig, problems: Problems) -> ServerSettings:
         second_sign_in="refuse" if second == "refuse" else "takeover",
         auth=auth,
         close_timeout=r.number("close_timeout", d.close_timeout, lo=0.1),
+        drain_timeout=r.number("drain_timeout", d.drain_timeout, lo=0),
+        debug_state=r.flag("debug_state", d.debug_state),
     )
     r.finish()
     return settings

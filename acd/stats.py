@@ -82,8 +82,10 @@ class GroupStats:
 
     def offered(self, now: float) -> None:
         """A call entered the group's queue."""
-        for c in self._both(now):
-            c.offered += 1
+        if now >= self.interval.end or now >= self.day.end:
+            self.roll(now)
+        self.interval.offered += 1  # once per call: spelled out, no loop
+        self.day.offered += 1
 
     def blocked(self, now: float) -> None:
         """A call was refused (full / closed / paused)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 from acd.model import Strategy
 
@@ -25,11 +25,19 @@ class Idle(Protocol):
 
 
 class Pool(Protocol):
-    """Idle agents of one group (and one attribute value)."""
+    """Idle agents of one group (and one attribute value).
+
+    `members` maps the id of every agent in the pool to the pool's record of it; popping an
+    id takes the agent out (what `discard` does, without a Python call per pool).
+    """
+
+    @property
+    def members(self) -> dict[str, Any]: ...
 
     def add(self, agent: Idle, key: tuple[float, ...]) -> None: ...
     def discard(self, agent: Idle) -> None: ...
     def first(self, ok: Callable[[Idle], bool]) -> Idle | None: ...
+    def head(self) -> Idle | None: ...
     def __len__(self) -> int: ...
     def __iter__(self) -> Iterator[Idle]: ...
 
@@ -37,22 +45,28 @@ class Pool(Protocol):
 class FifoPool:
     """Longest idle first: insertion order is idle order, O(1) add, remove and take."""
 
-    __slots__ = ("_agents",)
+    __slots__ = ("members",)
 
     def __init__(self) -> None:
-        self._agents: OrderedDict[str, Idle] = OrderedDict()
+        self.members: OrderedDict[str, Idle] = OrderedDict()
 
     def add(self, agent: Idle, key: tuple[float, ...]) -> None:
         """Add at the back (the agent has been idle the shortest time)."""
-        self._agents[agent.id] = agent
+        self.members[agent.id] = agent
 
     def discard(self, agent: Idle) -> None:
         """Remove if present."""
-        self._agents.pop(agent.id, None)
+        self.members.pop(agent.id, None)
+
+    def head(self) -> Idle | None:
+        """The longest-idle agent."""
+        for a in self.members.values():
+            return a
+        return None
 
     def first(self, ok: Callable[[Idle], bool]) -> Idle | None:
         """The longest-idle agent passing `ok`."""
-        agents = self._agents
+        agents = self.members
         if agents:
             a = next(iter(agents.values()))
             if ok(a):
@@ -63,38 +77,45 @@ class FifoPool:
         return None
 
     def __len__(self) -> int:
-        return len(self._agents)
+        return len(self.members)
 
     def __iter__(self) -> Iterator[Idle]:
-        return iter(list(self._agents.values()))
+        return iter(list(self.members.values()))
 
 
 class KeyedPool:
     """Agents ordered by a key fixed on entry; a heap with lazy removal."""
 
-    __slots__ = ("_heap", "_members")
+    __slots__ = ("_heap", "members")
 
     def __init__(self) -> None:
         self._heap: list[tuple[tuple[float, ...], int, Idle]] = []
-        self._members: dict[str, int] = {}  # agent id -> idle token it entered with
+        self.members: dict[str, int] = {}  # agent id -> idle token it entered with
 
     def add(self, agent: Idle, key: tuple[float, ...]) -> None:
         """Add with its sort key (smaller first)."""
-        self._members[agent.id] = agent.idle_token
+        self.members[agent.id] = agent.idle_token
         heapq.heappush(self._heap, (key, agent.idle_token, agent))
-        if len(self._heap) > 4 * len(self._members) + 64:
+        if len(self._heap) > 4 * len(self.members) + 64:
             self._compact()
 
     def discard(self, agent: Idle) -> None:
         """Remove if present (its heap slot is skipped later)."""
-        self._members.pop(agent.id, None)
+        self.members.pop(agent.id, None)
 
     def _live(self, item: tuple[tuple[float, ...], int, Idle]) -> bool:
-        return self._members.get(item[2].id) == item[1]
+        return self.members.get(item[2].id) == item[1]
 
     def _compact(self) -> None:
         self._heap = [it for it in self._heap if self._live(it)]
         heapq.heapify(self._heap)
+
+    def head(self) -> Idle | None:
+        """The first agent in key order."""
+        heap = self._heap
+        while heap and not self._live(heap[0]):
+            heapq.heappop(heap)
+        return heap[0][2] if heap else None
 
     def first(self, ok: Callable[[Idle], bool]) -> Idle | None:
         """The first agent in key order passing `ok`."""
@@ -111,7 +132,7 @@ class KeyedPool:
         return None
 
     def __len__(self) -> int:
-        return len(self._members)
+        return len(self.members)
 
     def __iter__(self) -> Iterator[Idle]:
         return iter([it[2] for it in sorted(self._heap) if self._live(it)])

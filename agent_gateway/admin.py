@@ -3,17 +3,20 @@
 Component "admin". Each request is checked against the signed-in staff member's role and
 scope (agent_gateway.scope) before anything changes; every action, allowed or refused, goes
 to the audit trail (the journal's `audit`, plus a structured log line). Call actions and
-caller blocks are carried out by the switch link (component "switch"), messages to agents by
-the agent gateway (component "agents"); when one of them is not running the request gets the
-error `unavailable` and nothing is pretended.
+caller blocks are carried out by the switch link (component "switch"), messages and
+supervision notices to agents by the agent gateway (component "agents"); when one of them is
+not running the request gets the error `unavailable` and nothing is pretended.
+
+Forced state changes go to the core with the staff id as actor; the gateway pushes them to the
+agent's desktop, and a forced sign-out ends the desktop session (close 4003 "signed out by
+<id>") once it takes effect: that is the gateway's job, not this socket's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Awaitable, Callable, Hashable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import msgspec
 import structlog
@@ -22,6 +25,7 @@ from websockets.exceptions import ConnectionClosed
 
 from acd import events as ev
 from acd.errors import AcdError, Forbidden
+from acd.model import WrapUpMode
 from acd.states import AgentState
 from agent_gateway import admin_messages as m
 from agent_gateway.auth import Credentials, SignInLimiter, Staff, verify_secret
@@ -79,18 +83,18 @@ class BadRequest(AcdError):
 
 
 class SwitchLink(Protocol):
-    """What the admin socket asks of the switch link (component "switch")."""
+    """What the admin socket asks of the switch link (component "switch", ivr.link)."""
 
     async def supervise(self, call_id: str, mode: str, supervisor: str, endpoint: str) -> None:
-        """Add, change or remove a supervisor leg on a call."""
+        """Add, change or remove a supervisor leg on a call, once the switch confirmed."""
 
-    def add_block(self, rule: Mapping[str, Any], actor: str) -> Any:
-        """Add a caller block."""
+    def add_block(self, rule: dict[str, Any], actor: str) -> dict[str, Any]:
+        """Add a caller block; the rule as stored."""
 
-    def remove_block(self, rule: Mapping[str, Any], actor: str) -> Any:
-        """Remove a caller block."""
+    def remove_block(self, rule: dict[str, Any], actor: str) -> dict[str, Any]:
+        """Remove a caller block; the rule removed."""
 
-    def blocks(self) -> Any:
+    def blocks(self) -> list[dict[str, Any]]:
         """The caller blocks in force."""
 
 
@@ -100,11 +104,8 @@ class AgentDesks(Protocol):
     def send_message(self, agent_ids: list[str], sender: str, text: str) -> int:
         """Push a text to agents; how many desktops received it."""
 
-    def signed_in(self) -> set[str]:
-        """Agents with a live desktop session."""
-
-    def force_disconnect(self, agent_id: str, reason: str) -> bool:
-        """Close an agent's desktop session."""
+    def notify(self, agent_id: str, kind: str, supervisor: str, call_id: str = "") -> bool:
+        """Tell an agent a supervisor joined (or left) its call."""
 
 
 def _params(msg: msgspec.Struct) -> dict[str, Any]:
@@ -344,20 +345,6 @@ class AdminComponent:
 
     def _on_outputs(self, outs: Any) -> None:
         self.feed.on_outputs(outs)
-        desks: Any = self.app.component("agents")
-        if desks is None:
-            return
-        staff = self.credentials.staff
-        for o in outs:
-            if (
-                isinstance(o, ev.AgentStateChanged)
-                and o.new is AgentState.LOGGED_OUT
-                and o.actor in staff
-            ):
-                # After the gateway's own sink has pushed the change to the desktop.
-                asyncio.get_running_loop().call_soon(
-                    desks.force_disconnect, o.agent_id, f"signed out by {o.actor}"
-                )
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -372,27 +359,42 @@ class AdminComponent:
         assert session.staff is not None
         return session.staff.id
 
-    def _switch(self) -> Any:
-        link = self.app.component("switch")
+    def _switch(self) -> SwitchLink:
+        link: Any = self.app.component("switch")
         if link is None:
             raise Unavailable("the switch link is not running")
-        return link
+        return cast(SwitchLink, link)
 
-    def _desks(self) -> Any:
-        desks = self.app.component("agents")
-        if desks is None:
-            raise Unavailable("the agent gateway is not running")
-        return desks
+    def _desks(self) -> AgentDesks | None:
+        desks: Any = self.app.component("agents")
+        return cast(AgentDesks, desks) if desks is not None else None
 
     def _agent_state(self, agent_id: str) -> dict[str, Any]:
+        """The reply to a forced change: the state now and, when deferred, what it waits for."""
         a = self.engine.agents[agent_id]
+        call = a.calls[0] if a.calls else a.offer
+        waits: list[str] = []
+        if a.pending is not None:
+            if a.state in (AgentState.RESERVED, AgentState.ON_CALL):
+                waits.append("call_end")
+                if call is not None and self._has_wrap_up(call):
+                    waits.append("wrap_up")
+            elif a.state is AgentState.WRAP_UP:
+                waits.append("wrap_up")
         return {
             "state": a.state.value,
             "reason": a.reason,
             "pending": a.pending.value if a.pending is not None else None,
             "pending_reason": a.pending_reason,
             "deferred": a.pending is not None,
+            "waits_for": waits,
+            "call_id": call.id if call is not None and waits else None,
         }
+
+    def _has_wrap_up(self, call: Call) -> bool:
+        gid = call.parent.group if call.parent is not None else call.group
+        g = self.engine.groups.get(gid)
+        return g is not None and g.cfg.wrap_up.mode is not WrapUpMode.NONE
 
     # -- session requests -------------------------------------------------------------------
 
@@ -490,8 +492,13 @@ class AdminComponent:
         if msg.mode != "stop" and not msg.endpoint:
             raise BadRequest("supervise needs the endpoint the switch should connect")
         link = self._switch()
-        await link.supervise(call.id, msg.mode, self._who(session), msg.endpoint)
-        return {"call_id": call.id, "mode": msg.mode}
+        agents = [a.id for a in call.agents]  # before an intercept takes them off the call
+        who = self._who(session)
+        await link.supervise(call.id, msg.mode, who, msg.endpoint)
+        # The switch confirmed: the agents on the call learn who joined it, and how.
+        desks = self._desks()
+        told = [a for a in agents if desks is not None and desks.notify(a, msg.mode, who, call.id)]
+        return {"call_id": call.id, "mode": msg.mode, "agents_told": told}
 
     # -- agent actions -------------------------------------------------------------------------
 
@@ -531,6 +538,8 @@ class AdminComponent:
         else:
             ids = scope.agents_of(engine, msg.team, msg.group)
         desks = self._desks()
+        if desks is None:
+            raise Unavailable("the agent gateway is not running")
         delivered = int(desks.send_message(ids, self._who(session), msg.text))
         return {"recipients": len(ids), "delivered": delivered}
 
@@ -582,16 +591,16 @@ class AdminComponent:
     async def _add_block(self, session: AdminSession, msg: m.AddBlock) -> Any:
         self._scope(session).need_admin("add_block")
         rule = msgspec.to_builtins(msg.rule)
-        return _plain(await _maybe(self._switch().add_block(rule, self._who(session))))
+        return self._switch().add_block(rule, self._who(session))
 
     async def _remove_block(self, session: AdminSession, msg: m.RemoveBlock) -> Any:
         self._scope(session).need_admin("remove_block")
         rule = msgspec.to_builtins(msg.rule)
-        return _plain(await _maybe(self._switch().remove_block(rule, self._who(session))))
+        return self._switch().remove_block(rule, self._who(session))
 
     async def _list_blocks(self, session: AdminSession, msg: m.ListBlocks) -> Any:
         self._scope(session).need_admin("list_blocks")
-        return _plain(await _maybe(self._switch().blocks()))
+        return self._switch().blocks()
 
 
 class _Unsupported(AcdError):
@@ -611,17 +620,6 @@ class _Replied:
 
 
 _ALREADY_REPLIED = _Replied()
-
-
-async def _maybe(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
-
-
-def _plain(value: Any) -> Any:
-    try:
-        return msgspec.to_builtins(value)
-    except TypeError:
-        return str(value)
 
 
 def _call_row(c: Call, now: float) -> dict[str, Any]:

@@ -85,6 +85,18 @@ class BadRequest(AcdError):
     code = "bad_request"
 
 
+class Draining(AcdError):
+    """The server is draining: it takes no new calls (the switch routes them elsewhere)."""
+
+    code = "draining"
+
+
+class CallOver(AcdError):
+    """A resynced call whose record says it already ended."""
+
+    code = "ended"
+
+
 class NoRoute(AcdError):
     """No IVR flow or group takes calls to this dialed number."""
 
@@ -193,6 +205,7 @@ class SwitchLink:
         self._sweeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.stats = {"calls": 0, "commands": 0, "timeouts": 0, "lost": 0, "blocked": 0}
+        self.draining: float | None = None  # the drain's deadline (epoch) while draining
         self._handlers: dict[type, Callable[[Conn, Switch, Any], Any]] = {
             m.Arrived: self._arrived,
             m.Digits: self._digits,
@@ -304,6 +317,8 @@ class SwitchLink:
             sw.grace.cancel()
             sw.grace = None
         log.info("switch connected", switch=sw.id, calls=len(sw.calls))
+        if self.draining is not None:
+            self._send(sw.id, m.CenterState(0, "", "draining", self.draining))
         try:
             await self._receive(conn, sw)
         except ConnectionClosed:
@@ -370,6 +385,8 @@ class SwitchLink:
             if handler is None:  # a second hello
                 chan.send(fr.Error(msg.id, fr.BAD_MESSAGE, f"unexpected {type(msg).__name__}"))
                 continue
+            journal = self.journal
+            mark = getattr(journal, "critical", 0)
             try:
                 reply = handler(conn, sw, msg)
             except AcdError as err:
@@ -381,6 +398,9 @@ class SwitchLink:
                 continue
             if isinstance(reply, Barrier):
                 self._spawn(self._reply_after_barrier(chan, msg.id, reply.result))
+            elif getattr(journal, "critical", 0) != mark:
+                # The request ended a call or left a task owed: acknowledge it once durable.
+                self._spawn(self._reply_after_barrier(chan, msg.id, reply))
             else:
                 chan.send(fr.Ok(msg.id, reply))
 
@@ -520,6 +540,8 @@ class SwitchLink:
 
     def _arrived(self, conn: Conn, sw: Switch, msg: m.Arrived) -> Any:
         cid = msg.call_id
+        if self.draining is not None:
+            raise Draining("the center is draining: route new calls elsewhere", call_id=cid)
         if not cid or len(cid) > CALL_ID_MAX:
             raise BadRequest(f"call_id: 1 to {CALL_ID_MAX} characters")
         if cid in self.legs or cid in self.engine.calls:
@@ -890,7 +912,10 @@ class SwitchLink:
             return
         call = self.engine.calls.get(o.call_id)
         kind = call.kind.value if call is not None else "callback"
-        self._send(sid, m.DialOut(0, o.call_id, o.agent_id, o.endpoint, o.number, kind))
+        cmd = m.DialOut(0, o.call_id, o.agent_id, o.endpoint, o.number, kind)
+        if call is not None:
+            cmd.group, cmd.queued_at = call.group, call.queued_at
+        self._send(sid, cmd)
 
     def _out_drop_leg(self, o: ev.DropLeg) -> None:
         sid = self._owner_of(o.call_id)
@@ -1068,9 +1093,18 @@ class SwitchLink:
             now = self.now()
             self._run(leg, self.machine.start(leg.session, now), now)
             return
-        self._send(leg.switch, m.Hangup(0, leg.id, "", "", o.cause.value))
         leg.caller_up = False
         self._drop(leg)
+        # The switch learns the call is over only once its record is durable.
+        self._spawn(
+            self._hangup_after_barrier(leg.switch, m.Hangup(0, leg.id, "", "", o.cause.value))
+        )
+
+    async def _hangup_after_barrier(self, sid: str, cmd: m.Hangup) -> None:
+        journal = self.journal
+        if journal is not None:
+            await journal.barrier()
+        self._send(sid, cmd)
 
     # ---------------------------------------------------------------- resync
 
@@ -1132,6 +1166,10 @@ class SwitchLink:
             raise BadRequest(f"call_id: 1 to {CALL_ID_MAX} characters")
         if cid in self.engine.calls:
             raise ev_duplicate(cid)
+        if self._recorded(cid):
+            # It ended before the server stopped (the switch had not heard yet): over.
+            self._send(sw.id, m.Hangup(0, cid, "", "", "ended"))
+            raise CallOver(f"call {cid} ended before the restart", call_id=cid)
         at = min(h.arrived_at or now, now)
         leg = Leg(cid, sw.id, h.caller, h.dialed, h.trunk, at)
         info = ev.CallInfo(
@@ -1197,6 +1235,12 @@ class SwitchLink:
             return
         raise BadRequest(f"state {h.state!r}: ivr, queued or connected")
 
+    def _recorded(self, cid: str) -> bool:
+        """The journal already holds the call's final record."""
+        store = getattr(self.journal, "store", None)
+        call = getattr(store, "call", None)
+        return call is not None and call(cid) is not None
+
     def _customer(self, caller: str) -> dict[str, Any]:
         c = self.ivr.directory.lookup(caller)
         return dict(c.record()) if c is not None else {}
@@ -1232,6 +1276,39 @@ class SwitchLink:
         journal = self.journal
         if journal is not None:
             journal.note(cid, kind, data, self.now())
+
+    # ---------------------------------------------------------------- drain
+
+    def begin_drain(self, deadline: float) -> None:
+        """Refuse new arrivals (`draining`) and tell every connected switch the center closed."""
+        self.draining = deadline
+        for sw in self.switches.values():
+            if sw.conn is not None:
+                self._send(sw.id, m.CenterState(0, "", "draining", deadline))
+
+    def busy(self) -> int:
+        """Calls the link still tracks (in the IVR, queued, connected, in a survey)."""
+        return len(self.legs)
+
+    def in_ivr(self) -> int:
+        """Calls still walking an IVR flow (they may yet queue for an agent)."""
+        return sum(1 for leg in self.legs.values() if leg.phase == "ivr")
+
+    def hand_back(self, reason: str) -> int:
+        """Give every call still held back to its switch (`handback`), end it in the core as
+        lost and note the reason; returns how many."""
+        n = 0
+        for cid in list(self.legs):
+            leg = self.legs[cid]
+            self._send(leg.switch, m.HandBack(0, cid, reason))
+            leg.caller_up = False
+            self._note(cid, "handback", {"reason": reason, "switch": leg.switch})
+            self._drop(leg)
+            if cid in self.engine.calls:
+                with contextlib.suppress(AcdError):
+                    self.core.submit(ev.CallLost(cid))
+            n += 1
+        return n
 
     # ---------------------------------------------------------------- supervision, blocks
 

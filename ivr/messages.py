@@ -277,6 +277,8 @@ class DialOut(Command, tag="dial_out"):
     endpoint: str
     number: str
     kind: str = "callback"  # or voicemail (what a resync reports back)
+    group: str = ""  # the task's group and original place (what a resync reports back)
+    queued_at: float | None = None
 
 
 class Hangup(Command, tag="hangup"):
@@ -349,6 +351,21 @@ class Record(Command, tag="record"):
     start: bool
 
 
+class CenterState(Command, tag="center"):
+    """The center's state for new calls (`call_id` empty): `draining` means new arrivals are
+    refused with `draining` until a server accepts them again (route them elsewhere)."""
+
+    state: str  # "draining" | "open"
+    deadline: float | None = None  # epoch seconds by which calls still held are handed back
+
+
+class HandBack(Command, tag="handback"):
+    """The server gives the call back to the switch (the drain timed out); the switch routes it
+    elsewhere and sends nothing more about it."""
+
+    reason: str
+
+
 COMMANDS: tuple[type, ...] = (
     Play,
     Collect,
@@ -366,6 +383,8 @@ COMMANDS: tuple[type, ...] = (
     RecordVoicemail,
     Supervise,
     Record,
+    CenterState,
+    HandBack,
 )
 
 

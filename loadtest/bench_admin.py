@@ -1,6 +1,8 @@
 """The wallboard feed under load: supervisors subscribed while agents take calls.
 
-One server process (the real App with the admin component, on 127.0.0.1) hosts a center of
+One server process (the real App with every component of `acd serve`: the journal writing to
+a temporary folder, metrics, switch link, agent gateway and admin socket; `--admin-only` for
+the admin component alone) on 127.0.0.1 hosts a center of
 `--agents` agents in 10 groups and 50 teams; a driver inside it feeds the core Poisson
 arrivals at `--rate` calls/s, accepts each offer after 0.2 s, hangs up after an exponential
 talk time (mean 12 s) and lets timed wrap-up (3 s) return the agent. A second process holds
@@ -179,14 +181,19 @@ def _pct(xs: list[float], p: float) -> float:
 
 
 async def bench(
-    agents: int, rate: float, supervisors: int, seconds: float, warm: float
+    agents: int,
+    rate: float,
+    supervisors: int,
+    seconds: float,
+    warm: float,
+    admin_only: bool = False,
 ) -> dict[str, Any]:
     """Run one measurement; the figures as a dict."""
     from acd.gc_tuning import tune_gc
 
     with TemporaryDirectory() as tmp:
-        app = App(build(agents, supervisors), port=0, data_dir=Path(tmp),
-                  components=["agent_gateway.admin:component"])  # fmt: skip
+        only = ["agent_gateway.admin:component"] if admin_only else None
+        app = App(build(agents, supervisors), port=0, data_dir=Path(tmp), components=only)
         await app.start()
         tune_gc()
         feed = app.components["admin"].feed  # type: ignore[attr-defined]
@@ -220,6 +227,7 @@ async def bench(
     delivery = [x for r in results.values() for x in r["delivery"]]
     per_sub = [r["deltas"] / seconds for r in results.values()]
     return {
+        "components": "admin" if admin_only else "all",
         "agents": agents,
         "calls_per_second": round(calls / wall, 1),
         "supervisors": supervisors,
@@ -252,9 +260,10 @@ def main() -> None:
     p.add_argument("--supervisors", type=int, default=50)
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--warm", type=float, default=8.0, help="seconds before measuring")
+    p.add_argument("--admin-only", action="store_true", help="run the admin component alone")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
-    figures = asyncio.run(bench(a.agents, a.rate, a.supervisors, a.seconds, a.warm))
+    figures = asyncio.run(bench(a.agents, a.rate, a.supervisors, a.seconds, a.warm, a.admin_only))
     if a.json:
         print(json.dumps(figures))
         return

@@ -176,7 +176,7 @@ class SimFleet:
     def on_state(self, agent: SimAgent, st: m.StateChanged) -> None:
         if st.old == "on_call" and st.state == "ready":  # a group without wrap-up
             self._after_call(agent, False)
-        elif st.state == "not_ready" and st.reason == "no-answer":
+        elif st.state == "not_ready" and st.reason in ("no-answer", "recovered"):
             self._later(1.0, agent.send, m.Ready(id=0))  # missed a call: back after a moment
 
     def _after_call(self, agent: SimAgent, wrapping: bool) -> None:

@@ -88,7 +88,7 @@ class Caller:
     digits_for: Callable[[SimCall, m.Collect], str | None] | None = None
 
 
-_CALL_FREE = (m.Supervise, m.Record, m.SendDtmf, m.Hangup, m.DropLeg)
+_CALL_FREE = (m.Supervise, m.Record, m.SendDtmf, m.Hangup, m.DropLeg, m.CenterState, m.HandBack)
 _DECODE = Union[Ok, Error, *m.COMMANDS]  # type: ignore[valid-type]
 
 
@@ -124,6 +124,9 @@ class SimSwitch:
         self.errors: list[Error] = []
         self.commands: dict[str, int] = {}
         self.resync_result: dict[str, Any] | None = None
+        self.center = "open"  # what the server's last `center` command said
+        self.refused: dict[str, int] = {}  # arrivals refused, by error code
+        self._arrivals: dict[int, str] = {}  # request id -> call id, until the reply
         self._enc = msgspec.msgpack.Encoder() if binary else msgspec.json.Encoder()
         self._dec: Any = (
             msgspec.msgpack.Decoder(_DECODE) if binary else msgspec.json.Decoder(_DECODE)
@@ -173,6 +176,10 @@ class SimSwitch:
         held = [self.held(c) for c in self.calls.values() if c.state != "ended"]
         result: dict[str, Any] = await self.request(m.Resync(0, held))
         return result
+
+    def unanswered(self) -> set[str]:
+        """Calls whose `arrived` got no reply yet (the server may never have seen them)."""
+        return set(self._arrivals.values())
 
     def held(self, c: SimCall) -> m.HeldCall:
         """A call as a resync reports it."""
@@ -234,8 +241,12 @@ class SimSwitch:
             sent = self._sent_at.pop(rid, None) if isinstance(rid, int) else None
             if sent is not None:
                 self.rtts.append(time.perf_counter() - sent)
+            arrival = self._arrivals.pop(rid, None) if isinstance(rid, int) else None
             if t is Error:
                 self.errors.append(msg)
+                if arrival is not None and arrival in self.calls:
+                    self.refused[msg.code] = self.refused.get(msg.code, 0) + 1
+                    self._end(self.calls[arrival], f"refused:{msg.code}")
             if fut is not None and not fut.done():
                 if t is Ok:
                     fut.set_result(msg.result)
@@ -245,6 +256,10 @@ class SimSwitch:
         name = msg.__struct_config__.tag
         self.commands[name] = self.commands.get(name, 0) + 1
         call = self.calls.get(msg.call_id)
+        if t is m.CenterState:
+            self.center = msg.state
+        elif t is m.HandBack and call is not None:
+            self._end(call, "handback")
         if self.on_command is not None:
             self.on_command(call, msg)
         if name in self.mute:
@@ -304,7 +319,8 @@ class SimSwitch:
         c = SimCall(cid, caller, dialed, self.clock())
         c.done = asyncio.get_running_loop().create_future()
         self.calls[cid] = c
-        self.send(m.Arrived(0, cid, caller, dialed, "", c.arrived_at))
+        rid = self.send(m.Arrived(0, cid, caller, dialed, "", c.arrived_at))
+        self._arrivals[rid] = cid
         return c
 
     async def place(
@@ -434,6 +450,7 @@ class SimSwitch:
         if answered:
             call = SimCall(cmd.call_id, cmd.number, "", self.clock(), state="connected")
             call.kind = cmd.kind
+            call.group, call.queued_at = cmd.group, cmd.queued_at
             call.agent_id = cmd.agent_id
             call.answered_at = self.clock()
             call.done = asyncio.get_running_loop().create_future()

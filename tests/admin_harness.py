@@ -1,169 +1,195 @@
-"""A small center, staff credentials and a running server for the /admin tests.
+"""A small center and a whole running server for the /admin tests.
 
-Teams: "ta" (agents a1, a4) and "tb" (a2, a3). Groups: "vip" (skill vip) and "gen" (skill gen).
-Staff: sup-a (team ta, group vip), sup-b (team tb, group gen), boss (admin). Secrets are
-"pw-<id>"; agents have hashes too (agent credentials must be refused on /admin).
+The server runs every component of `acd serve` (the journal in a temporary data folder, the
+metrics, the switch link, the agent gateway and the admin socket) on 127.0.0.1. A simulated
+switch (loadtest.sim_switch) is connected on /switch and places the calls; agents sign in on
+/agent with the real desktop client; staff use the real admin client.
 
-Until the switch link, the agent gateway and the journal run in the same server, the tests
-register small recorders with exactly the methods the admin socket calls on them.
+Teams: "ta" (agents a1, a4) and "tb" (a2, a3). Groups: "vip" (skill vip, dialed 100) and
+"gen" (skill gen, dialed 200), both with a timed wrap-up of a minute. Staff: sup-a (team ta,
+group vip), sup-b (team tb, group gen), boss (admin). Secrets are "pw-<id>"; agents have
+hashes too (agent credentials must be refused on /admin).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import asyncio
+import io
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import redirect_stdout
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from pathlib import Path
 from typing import Any
-
-from core_harness import agent, center, group
 
 from acd import events as ev
 from acd.app import App
-from acd.errors import AcdError
-from acd.model import Team
-from acd.settings import AuthLimits, ServerSettings, Settings
+from acd.journal import JournalComponent
+from acd.settings import Settings, load_settings
+from agent_gateway import messages as am
 from agent_gateway.admin_client import AdminClient
-from agent_gateway.auth import Credentials, Staff, hash_secret
+from agent_gateway.auth import hash_secret
+from agent_gateway.client import AgentClient
+from loadtest.sim_switch import SimCall, SimSwitch
 
 COST = 4  # scrypt log2(n): cheap hashes keep the tests fast; the format is the real one
+SWITCH_TOKEN = "pbx-token"
+DIALED = {"vip": "100", "gen": "200"}
+AGENTS = {"a1": ("ta", "vip"), "a4": ("ta", "vip"), "a2": ("tb", "gen"), "a3": ("tb", "gen")}
+STAFF = {
+    "sup-a": ('"supervisor"', '["ta"]', '["vip"]', "A lead"),
+    "sup-b": ('"supervisor"', '["tb"]', '["gen"]', "B lead"),
+    "boss": ('"admin"', "[]", "[]", "Admin"),
+}
+
+CENTER = """
+[center]
+name = "admin test"
+timezone = "UTC"
+
+[reasons]
+break = "Break"
+lunch = "Lunch"
+
+[teams.ta]
+name = "Team A"
+[teams.tb]
+name = "Team B"
+
+[groups.vip]
+name = "VIP"
+skill = "vip"
+ring_timeout = 30
+wrap_up = { mode = "timed", seconds = 60 }
+
+[groups.gen]
+name = "GEN"
+skill = "gen"
+ring_timeout = 30
+wrap_up = { mode = "timed", seconds = 60 }
+
+[server.auth]
+max_failures = MAX_FAILURES
+window = 60
+lockout = 300
+
+[agent_gateway]
+stats_interval = 0
+
+[switch]
+ack_timeout = 2
+[switch.switches.pbx-1]
+token = "SWITCH_HASH"
+
+[prompts]
+blocked = "Your number is blocked"
+
+[ivr]
+default_flow = "gen"
+[ivr.entry]
+"100" = "vip"
+"200" = "gen"
+[ivr.flows.vip]
+start = "q"
+[ivr.flows.vip.nodes.q]
+kind = "queue"
+group = "vip"
+[ivr.flows.gen]
+start = "q"
+[ivr.flows.gen.nodes.q]
+kind = "queue"
+group = "gen"
+"""
 
 
 def _h(secret: str) -> str:
     return hash_secret(secret, log_n=COST)
 
 
-def admin_settings(max_failures: int = 3) -> Settings:
-    """The test center with credentials for agents and staff."""
-    cfg = center(
-        [group("vip", ring_timeout=30), group("gen", ring_timeout=30)],
-        [
-            agent("a1", {"vip": 5}, team="ta"),
-            agent("a4", {"vip": 5}, team="ta"),
-            agent("a2", {"gen": 5}, team="tb"),
-            agent("a3", {"gen": 5}, team="tb"),
-        ],
-        teams=MappingProxyType({"ta": Team("ta", "Team A"), "tb": Team("tb", "Team B")}),
-    )
-    staff = {
-        "sup-a": Staff("sup-a", "supervisor", _h("pw-sup-a"), "A lead", frozenset({"ta"}),
-                       frozenset({"vip"})),
-        "sup-b": Staff("sup-b", "supervisor", _h("pw-sup-b"), "B lead", frozenset({"tb"}),
-                       frozenset({"gen"})),
-        "boss": Staff("boss", "admin", _h("pw-boss"), "Admin"),
-    }  # fmt: skip
-    creds = Credentials(
-        agents=MappingProxyType({a: _h(f"pw-{a}") for a in ("a1", "a2", "a3", "a4")}),
-        staff=MappingProxyType(staff),
-    )
-    server = ServerSettings(auth=AuthLimits(max_failures=max_failures, window=60, lockout=300))
-    return Settings(cfg, {"server": server, "credentials": creds})
+def write_center(root: Path, max_failures: int = 3) -> Path:
+    """Write the test center (with credentials and a switch token); its path."""
+    text = CENTER.replace("MAX_FAILURES", str(max_failures))
+    text = text.replace("SWITCH_HASH", _h(SWITCH_TOKEN))
+    for aid, (team, skill) in AGENTS.items():
+        text += f'\n[agents.{aid}]\nnumber = "{aid}"\nteam = "{team}"\nskills = {{ {skill} = 5 }}\n'
+    text += "\n[credentials.agents]\n"
+    text += "".join(f'{aid} = "{_h("pw-" + aid)}"\n' for aid in AGENTS)
+    for sid, (role, teams, groups, name) in STAFF.items():
+        text += (
+            f'\n[supervisors.{sid}]\nname = "{name}"\nrole = {role}\nteams = {teams}\n'
+            f'groups = {groups}\nsecret = "{_h("pw-" + sid)}"\n'
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "center.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
-@dataclass
-class AuditRecorder:
-    """Stands in for the journal's audit trail."""
-
-    name: str = "journal"
-    entries: list[dict[str, Any]] = field(default_factory=list)
-
-    async def stop(self, app: App) -> None:
-        pass
-
-    def audit(
-        self,
-        *,
-        at: float,
-        who: str,
-        role: str,
-        action: str,
-        target: str,
-        params: Mapping[str, Any],
-        result: str,
-    ) -> None:
-        self.entries.append(
-            {"at": at, "who": who, "role": role, "action": action, "target": target,
-             "params": dict(params), "result": result}
-        )  # fmt: skip
-
-    def of(self, action: str) -> list[dict[str, Any]]:
-        return [e for e in self.entries if e["action"] == action]
-
-
-class SwitchError(AcdError):
-    code = "no_such_leg"
-
-
-@dataclass
-class SwitchRecorder:
-    """Stands in for the switch link's supervisor legs and caller blocks."""
-
-    name: str = "switch"
-    legs: list[tuple[str, str, str, str]] = field(default_factory=list)
-    rules: list[dict[str, Any]] = field(default_factory=list)
-
-    async def stop(self, app: App) -> None:
-        pass
-
-    async def supervise(self, call_id: str, mode: str, supervisor: str, endpoint: str) -> None:
-        if mode == "stop" and not any(c == call_id and s == supervisor for c, _, s, _ in self.legs):
-            raise SwitchError("no supervisor leg on that call")
-        self.legs.append((call_id, mode, supervisor, endpoint))
-
-    def add_block(self, rule: Mapping[str, Any], actor: str) -> dict[str, Any]:
-        entry = {**rule, "by": actor}
-        self.rules.append(entry)
-        return entry
-
-    def remove_block(self, rule: Mapping[str, Any], actor: str) -> bool:
-        before = len(self.rules)
-        self.rules = [r for r in self.rules if r.get("pattern") != rule.get("pattern")]
-        return len(self.rules) < before
-
-    def blocks(self) -> list[dict[str, Any]]:
-        return list(self.rules)
-
-
-@dataclass
-class DesksRecorder:
-    """Stands in for the agent gateway's messages and session control."""
-
-    name: str = "agents"
-    online: set[str] = field(default_factory=set)
-    messages: list[tuple[list[str], str, str]] = field(default_factory=list)
-    kicked: list[tuple[str, str]] = field(default_factory=list)
-
-    async def stop(self, app: App) -> None:
-        pass
-
-    def send_message(self, agent_ids: list[str], sender: str, text: str) -> int:
-        self.messages.append((list(agent_ids), sender, text))
-        return sum(a in self.online for a in agent_ids)
-
-    def signed_in(self) -> set[str]:
-        return set(self.online)
-
-    def force_disconnect(self, agent_id: str, reason: str) -> bool:
-        self.kicked.append((agent_id, reason))
-        return agent_id in self.online
+def admin_settings(root: Path, max_failures: int = 3) -> Settings:
+    """The test center's settings, loaded and validated like `acd serve` does."""
+    return load_settings(write_center(root, max_failures))
 
 
 @dataclass
 class Server:
-    """A running server with the admin component and the recorders."""
+    """A running server with every component, a connected switch and helpers."""
 
     app: App
-    journal: AuditRecorder
-    switch: SwitchRecorder
-    desks: DesksRecorder
+    switch: SimSwitch
+    data_dir: Path
     outputs: list[ev.Output]
+    desks: dict[str, AgentClient] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return f"ws://127.0.0.1:{self.app.web.port}"
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.app.web.port}/admin"
+        return f"{self.base}/admin"
+
+    @property
+    def journal(self) -> JournalComponent:
+        j = self.app.component("journal")
+        assert isinstance(j, JournalComponent)
+        return j
 
     async def client(self, user: str | None = None, *, binary: bool = False) -> AdminClient:
         secret = f"pw-{user}" if user else None
         return await AdminClient.connect(self.url, user, secret, binary=binary)
+
+    async def desk(self, aid: str, *, ready: bool = True) -> AgentClient:
+        """The agent's desktop, signed in (and made ready)."""
+        c = AgentClient(f"{self.base}/agent")
+        await c.connect()
+        await c.sign_in(aid, f"pw-{aid}")
+        if ready:
+            await c.ready()
+        self.desks[aid] = c
+        return c
+
+    async def call(self, cid: str, group: str, caller: str = "") -> SimCall:
+        """A caller dials the group's number on the switch; returns once the call waits."""
+        c = await self.switch.place(caller or "139" + cid.rjust(8, "0")[-8:], DIALED[group], cid)
+        await until(lambda: cid in self.app.engine.calls)
+        return c
+
+    async def connected(self, aid: str, cid: str, group: str) -> SimCall:
+        """Place a call, the (ready) agent's desktop accepts it and the switch connects it."""
+        desk = self.desks[aid]
+        c = await self.call(cid, group)
+        offer = await desk.next_push(am.Offer)
+        assert offer.call_id == cid
+        await desk.accept(cid)
+        while (await desk.next_push(am.CallChanged)).event != "connected":
+            pass
+        return c
+
+    async def journal_call(self, call_id: str) -> Any:
+        """The call's record in the journal, once committed."""
+        await self.journal.barrier()
+        store: Any = self.journal.store
+        return store.call(call_id)
 
     def submit(self, event: ev.Event) -> list[ev.Output]:
         return self.app.core.submit(event)
@@ -178,21 +204,51 @@ class Server:
             if isinstance(o, ev.AgentStateChanged) and o.agent_id == agent_id
         ]  # fmt: skip
 
+    async def audit(self, *args: str) -> list[dict[str, Any]]:
+        """`acd audit --json ARGS` on the server's data folder, once the journal committed."""
+        from acd.cli import main
 
-async def running(tmp_path: Any, *, with_sides: bool = True) -> AsyncIterator[Server]:
-    """Start a server on 127.0.0.1 (a free port) and stop it afterwards."""
-    app = App(
-        admin_settings(), port=0, data_dir=tmp_path, components=["agent_gateway.admin:component"]
-    )
+        await self.journal.barrier()
+        buf = io.StringIO()
+
+        def run() -> int:
+            with redirect_stdout(buf):
+                return main(["audit", "--data-dir", str(self.data_dir), "--json", *args])
+
+        assert await asyncio.to_thread(run) == 0
+        rows: list[dict[str, Any]] = json.loads(buf.getvalue())
+        return rows
+
+
+async def running(
+    tmp_path: Path, *, components: list[str] | None = None, max_failures: int = 3
+) -> AsyncIterator[Server]:
+    """Start a server on 127.0.0.1 (a free port), connect the switch; stop both afterwards."""
+    settings = admin_settings(tmp_path / "config", max_failures)
+    data = tmp_path / "data"
+    app = App(settings, port=0, data_dir=data, components=components)
     outputs: list[ev.Output] = []
     app.core.subscribe(outputs.extend)
     await app.start()
-    server = Server(app, AuditRecorder(), SwitchRecorder(), DesksRecorder(), outputs)
-    app.components["journal"] = server.journal  # type: ignore[assignment]
-    if with_sides:
-        app.components["switch"] = server.switch  # type: ignore[assignment]
-        app.components["agents"] = server.desks  # type: ignore[assignment]
+    sw = SimSwitch(f"ws://127.0.0.1:{app.web.port}/switch", "pbx-1", SWITCH_TOKEN)
+    server = Server(app, sw, data, outputs)
     try:
+        if app.component("switch") is not None:
+            await sw.connect()
         yield server
     finally:
+        for d in server.desks.values():
+            await d.close()
+        await sw.close()
         await app.stop()
+
+
+async def until(cond: Callable[[], Any], timeout: float = 5.0) -> Any:
+    """Wait until `cond()` is truthy."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not (v := cond()):
+        if loop.time() > end:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+    return v

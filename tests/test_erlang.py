@@ -517,3 +517,11 @@ def test_staffing_rejects_bad_input(kwargs: dict[str, float]) -> None:
     args.update(kwargs)
     with pytest.raises(ValueError):
         staff(**args)
+
+
+@pytest.mark.parametrize("t", [0.0, 5e-324, 1e-300])
+def test_erlang_a_threshold_below_float_resolution(t: float) -> None:
+    # answered "within" a vanishing threshold: only the callers who never wait
+    a = erlang_a(0.03, 100.0, 5, t, 30.0)
+    assert a.service_level == pytest.approx(1 - a.p_wait)
+    assert a.abandoned_within_sl == pytest.approx(0.0, abs=1e-12)
