@@ -37,7 +37,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -353,7 +353,6 @@ class LiveOptions:
     signin_concurrency: int = 200
     drain_seconds: float = 60.0  # real seconds to wait for queued and talking calls at the end
     think: float = 0.0  # mean seconds from offer to accept (the scenario's `think`)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def run_live(
