@@ -320,6 +320,12 @@ class LiveFleet(SimFleet):
             self._span(state, since, end)
         self.state.clear()
 
+    def _draw(self, mean: float) -> float:
+        if mean > 0 and self.b.handle_dist == "lognormal":  # the same spread as `acd.sim`
+            sigma = 0.8
+            return self.rng.lognormvariate(math.log(mean) - sigma * sigma / 2, sigma)
+        return super()._draw(mean)
+
     def on_connected(self, agent: SimAgent, call_id: str) -> None:
         self.talk[agent.aid] = (call_id, time.time())
         super().on_connected(agent, call_id)
