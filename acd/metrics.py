@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Histogram, Info, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
@@ -293,6 +293,9 @@ class MetricsComponent(Metrics):
 
         self.threshold_of = threshold
         self.registry.register(_Live(app, self))
+        # process_cpu_seconds_total, process_resident_memory_bytes...: what a load test run
+        # against this server reads to report its CPU (standard Prometheus process metrics)
+        ProcessCollector(registry=self.registry)
         app.core.subscribe(self.record)
         journal = app.component("journal")
         hooks = getattr(journal, "commit_hooks", None)

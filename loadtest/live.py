@@ -37,7 +37,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +137,7 @@ def generated_config(
 
 
 CALLERS = 1000  # simulated caller numbers (the directory's, with a brand mix)
+POPULATION = 10_000_000  # simulated caller numbers without one
 
 
 def caller_number(i: int) -> str:
@@ -319,6 +320,12 @@ class LiveFleet(SimFleet):
             self._span(state, since, end)
         self.state.clear()
 
+    def _draw(self, mean: float) -> float:
+        if mean > 0 and self.b.handle_dist == "lognormal":  # the same spread as `acd.sim`
+            sigma = 0.8
+            return self.rng.lognormvariate(math.log(mean) - sigma * sigma / 2, sigma)
+        return super()._draw(mean)
+
     def on_connected(self, agent: SimAgent, call_id: str) -> None:
         self.talk[agent.aid] = (call_id, time.time())
         super().on_connected(agent, call_id)
@@ -352,7 +359,6 @@ class LiveOptions:
     signin_concurrency: int = 200
     drain_seconds: float = 60.0  # real seconds to wait for queued and talking calls at the end
     think: float = 0.0  # mean seconds from offer to accept (the scenario's `think`)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def run_live(
@@ -521,6 +527,9 @@ async def _arrive(sw: SimSwitch, sc: Scenario, k: float, counted: set[str]) -> N
         return
     loop = asyncio.get_running_loop()
     rng = random.Random(sc.seed)
+    # with a brand mix, the directory's numbers; else a large population, as on a service
+    # number where few callers call twice in an hour (each repeat costs a history lookup)
+    callers = CALLERS if sc.brand_mix else POPULATION
     real0 = loop.time()
     t = 0.0
     while True:
@@ -530,7 +539,7 @@ async def _arrive(sw: SimSwitch, sc: Scenario, k: float, counted: set[str]) -> N
         delay = real0 + t / k - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        c = sw.new_call(caller_number(rng.randrange(CALLERS)))
+        c = sw.new_call(caller_number(rng.randrange(callers)))
         if t >= sc.warmup:
             counted.add(c.id)
 

@@ -59,3 +59,20 @@ def test_spawned_server_is_stopped_and_its_folder_removed() -> None:
         assert server.stat().cpu >= 0 and server.port > 0
     assert server.proc is not None and server.proc.poll() is not None
     assert not server.folder.exists()
+
+
+def test_against_a_running_server_with_credentials_from_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sc = Scenario(agents=3)
+    with SpawnedServer(sc, time_scale=100.0, token="switch-t0ken", secret="agent-s3cret") as s:
+        monkeypatch.setenv("ACD_LOADTEST_SWITCH_TOKEN", "switch-t0ken")
+        monkeypatch.setenv("ACD_LOADTEST_AGENT_SECRET", "agent-s3cret")
+        assert main(["--mode", "live", "--server", s.url, "--json", "--agents", "3",
+                     "--rate", "0.1", "--aht", "10", "--duration", "100",
+                     "--time-scale", "100"]) == 0  # fmt: skip
+        r = json.loads(capsys.readouterr().out)
+        assert s.proc is not None and s.proc.poll() is None  # not ours to stop
+    assert r["agents_signed_in"] == 3 and r["offered"] > 0 and r["errors"] == 0
+    assert r["server_cpu_seconds"] is not None  # from its /metrics
+    assert "erlang_c" in r
