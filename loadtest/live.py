@@ -493,11 +493,21 @@ async def _drive(
             "driver_cpu_seconds": own,
             "switch_commands": dict(switch.commands),
             "errors": len(switch.errors) + sum(fleet.stats.errors.values()),
+            "error_codes": _codes(switch, fleet),
         }
     )
     await switch.close()
     await fleet.stop()
     return result
+
+
+def _codes(sw: SimSwitch, fleet: SimFleet) -> dict[str, int]:
+    """Error replies by code (a desktop's accept can race the caller's hang-up: that is the
+    world, not a fault)."""
+    codes = dict(fleet.stats.errors)
+    for e in sw.errors:
+        codes[f"switch:{e.code}"] = codes.get(f"switch:{e.code}", 0) + 1
+    return codes
 
 
 def _finite(x: float) -> float | None:

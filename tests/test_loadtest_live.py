@@ -30,7 +30,11 @@ def test_smoke_live_run_through_the_command_line(capsys: pytest.CaptureFixture[s
     assert r["offered"] >= 20 and r["answered"] > 0
     assert r["answered"] + r["abandoned"] + r["blocked"] <= r["offered"]
     assert r["server_cpu_seconds"] > 0 and r["offer_latency_p50_ms"] > 0
-    assert r["agents_signed_in"] == 5 and r["errors"] == 0
+    assert r["agents_signed_in"] == 5
+    # a desktop's accept or ready can race the caller's hang-up or a ring-out: the server
+    # says so (unknown call, wrong state); nothing else may be refused
+    assert set(r["error_codes"]) <= {"unknown_call", "wrong_state"}
+    assert r["errors"] <= 5
     assert 0 < r["occupancy"] <= 1
 
 
