@@ -303,12 +303,11 @@ def run_checked(items: list[Intent], seed: int = 0) -> Chaos:
                 ended[o.call_id] += 1
             if isinstance(o, ev.CallQueued | ev.CallBlocked | ev.CallbackQueued):
                 seen.add(o.call_id)
-        # Offers are judged by today's skills; one made before a reload in the same step
-        # was judged by the skills it had then (a reload may change them).
-        last_reload = max(
-            (j for j, o in enumerate(new) if isinstance(o, ev.ConfigApplied)), default=-1
-        )
-        for o in new[last_reload + 1 :]:
+        # Offers are judged by today's skills; one made (by a timer) before a reload or a
+        # skill change in the same step was judged by the skills it had then.
+        changed = (ev.ConfigApplied, ev.AgentSkillsChanged)
+        last = max((j for j, o in enumerate(new) if isinstance(o, changed)), default=-1)
+        for o in new[last + 1 :]:
             if isinstance(o, ev.CallOffered):
                 call = chaos.engine.calls.get(o.call_id)
                 a = chaos.engine.agents.get(o.agent_id)

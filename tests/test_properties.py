@@ -91,6 +91,7 @@ def test_priority_order_and_starvation_bound(
 def test_seeds_the_long_chaos_run_found_stay_fixed() -> None:
     # python -m loadtest.chaos found these: a cooldown after a reject outliving a sign-out
     # (1995), a call taken from a named agent to a callback left unmatched (4378), an offer
-    # judged by the skills a reload in the same step brought (16604), and two more
-    for seed in (1995, 4378, 14770, 16604, 18896):
+    # judged by the skills a reload or skill change in the same step brought (16604, 22548,
+    # 36985), and two more
+    for seed in (1995, 4378, 14770, 16604, 18896, 22548, 36985):
         run_checked(random_intents(seed, 150), seed)
