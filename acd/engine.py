@@ -20,7 +20,7 @@ import itertools
 import math
 import random
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -55,24 +55,32 @@ from acd.strategies import Pool, new_pool
 from acd.timers import TimerHeap
 
 # Enum members named on every event, as plain class attributes (acd.members says why).
-S = members(AgentState)
-T = members(Trigger)
-CallPhase = members(live.CallPhase)
-CallKind = members(ev.CallKind)
-Cause = members(EndCause)
-TargetKind = members(ev.TargetKind)
-Strategy = members(model.Strategy)
-WrapUpMode = members(model.WrapUpMode)
-OverflowAction = members(model.OverflowAction)
-EntryAction = members(model.EntryAction)
-WORK = frozenset({S.RESERVED, S.ON_CALL, S.WRAP_UP})
-STAFFED = (S.READY, S.RESERVED, S.ON_CALL, S.WRAP_UP)
-PENDING_OF = {T.READY: S.READY, T.NOT_READY: S.NOT_READY, T.LOGOUT: S.LOGGED_OUT}
-WAITING = frozenset({CallPhase.QUEUED, CallPhase.ASSIGNED})
+# Final: a compiled build (docs/performance.md) reads them as constants.
+S: Final = members(AgentState)
+T: Final = members(Trigger)
+CallPhase: Final = members(live.CallPhase)
+CallKind: Final = members(ev.CallKind)
+Cause: Final = members(EndCause)
+TargetKind: Final = members(ev.TargetKind)
+Strategy: Final = members(model.Strategy)
+WrapUpMode: Final = members(model.WrapUpMode)
+OverflowAction: Final = members(model.OverflowAction)
+EntryAction: Final = members(model.EntryAction)
+WORK: Final = frozenset({S.RESERVED, S.ON_CALL, S.WRAP_UP})
+STAFFED: Final = (S.READY, S.RESERVED, S.ON_CALL, S.WRAP_UP)
+PENDING_OF: Final = {T.READY: S.READY, T.NOT_READY: S.NOT_READY, T.LOGOUT: S.LOGGED_OUT}
+WAITING: Final = frozenset({CallPhase.QUEUED, CallPhase.ASSIGNED})
+# Outputs built on every decision, bound once (a compiled build reads these without a lookup).
+_AgentStateChanged: Final = ev.AgentStateChanged
+_CallOffered: Final = ev.CallOffered
+_Screen: Final = ev.Screen
+_CallQueued: Final = ev.CallQueued
 # Named on every decision: module constants are the cheapest names to read.
-LOGGED_OUT, NOT_READY, READY = S.LOGGED_OUT, S.NOT_READY, S.READY
-OFFERED = CallPhase.OFFERED
-INBOUND = CallKind.INBOUND
+LOGGED_OUT: Final = S.LOGGED_OUT
+NOT_READY: Final = S.NOT_READY
+READY: Final = S.READY
+OFFERED: Final = CallPhase.OFFERED
+INBOUND: Final = CallKind.INBOUND
 
 
 def _floors(config: CenterConfig) -> dict[str, int]:
@@ -419,7 +427,7 @@ class Engine:
             agent.pending_reason = reason
             agent.pending_actor = actor
             self._out.append(
-                ev.AgentStateChanged(
+                _AgentStateChanged(
                     self.now, agent.id, old, old, agent.reason, actor, agent.pending, reason,
                     call_id,
                 )
@@ -456,7 +464,7 @@ class Engine:
         if new is LOGGED_OUT:
             self._signed_out(agent)
         self._out.append(
-            ev.AgentStateChanged(
+            _AgentStateChanged(
                 now, agent.id, old, new, reason, actor, pending, agent.pending_reason, call_id
             )
         )
@@ -643,7 +651,7 @@ class Engine:
         kind = call.kind
         owner = call.owner
         # Positional: the fields of Screen in order (keywords cost more to build).
-        screen = ev.Screen(
+        screen = _Screen(
             call.info,
             kind,
             gid,
@@ -653,9 +661,7 @@ class Engine:
             "" if owner is None else owner.id,
             call.attempts,
         )
-        self._out.append(
-            ev.CallOffered(now, cid, agent.id, gid, deadline, screen, call.assigned_by)
-        )
+        self._out.append(_CallOffered(now, cid, agent.id, gid, deadline, screen, call.assigned_by))
 
     # ------------------------------------------------------------------ queueing
 
@@ -665,7 +671,7 @@ class Engine:
         for gid, level in call.targets.items():
             g = self.groups[gid]
             e = Entry(call, gid, call.base, call.queued_at, level)
-            g.queue.push(e, self._match_key(call, g.cfg))
+            g.queue.push(e, self._match_key(call, g.cfg), self.now)
             call.entries[gid] = e
         self.groups[call.group].home[call.id] = call
 
@@ -693,7 +699,7 @@ class Engine:
         call.assigned_by = ""
         self._queue(call)
         self._emit(
-            ev.CallQueued(self.now, call.id, call.group, call.kind, call.base, call.queued_at, True)
+            _CallQueued(self.now, call.id, call.group, call.kind, call.base, call.queued_at, True)
         )
         self._match_call(call)
         self._rules(call)
@@ -718,7 +724,7 @@ class Engine:
             call.groups_seen.append(cfg.id)
         g.stats.offered(self.now)
         self._out.append(
-            ev.CallQueued(
+            _CallQueued(
                 self.now, call.id, cfg.id, call.kind, call.base, call.queued_at, False, restoring
             )
         )
@@ -786,7 +792,7 @@ class Engine:
                 call.targets = {call.group: self.groups[call.group].cfg.min_level}
             self._queue(call)
             self._emit(
-                ev.CallQueued(
+                _CallQueued(
                     self.now, call.id, call.group, call.kind, call.base, call.queued_at, True
                 )
             )
@@ -870,7 +876,7 @@ class Engine:
                     tg.queue.remove(old)
                 call.targets[t] = level
                 e = Entry(call, t, call.base, call.queued_at, level)
-                tg.queue.push(e, self._match_key(call, tg.cfg))
+                tg.queue.push(e, self._match_key(call, tg.cfg), self.now)
                 call.entries[t] = e
                 widened = True
                 self._emit(ev.CallOverflowed(self.now, call.id, gid, t, "widen", rule.name))
@@ -904,9 +910,7 @@ class Engine:
         self._emit(ev.CallOverflowed(self.now, call.id, old, to.cfg.id, "move", rule, actor))
         to.stats.offered(self.now)
         self._queue(call)
-        self._emit(
-            ev.CallQueued(self.now, call.id, to.cfg.id, call.kind, call.base, call.queued_at)
-        )
+        self._emit(_CallQueued(self.now, call.id, to.cfg.id, call.kind, call.base, call.queued_at))
         self._match_call(call)
         self._rules(call)
 
@@ -1224,7 +1228,7 @@ class Engine:
             call.groups_seen.append(g.cfg.id)
         g.stats.offered(self.now)
         self._queue(call)
-        self._emit(ev.CallQueued(self.now, call.id, g.cfg.id, call.kind, call.base, call.queued_at))
+        self._emit(_CallQueued(self.now, call.id, g.cfg.id, call.kind, call.base, call.queued_at))
         self._match_call(call)
         self._rules(call)
 
@@ -1519,7 +1523,7 @@ class Engine:
         agent.pending_reason = e.reason if e.state is S.NOT_READY else ""
         agent.pending_actor = ""
         self._emit(
-            ev.AgentStateChanged(
+            _AgentStateChanged(
                 self.now,
                 agent.id,
                 agent.state,
@@ -1672,7 +1676,7 @@ class Engine:
             g = self.groups[gid]
             c.targets = {gid: g.cfg.min_level}
             self._queue(c)
-            self._emit(ev.CallQueued(self.now, cid, gid, c.kind, c.base, c.queued_at))
+            self._emit(_CallQueued(self.now, cid, gid, c.kind, c.base, c.queued_at))
             self._match_call(c)
         else:
             c.phase = CallPhase.CONNECTING
@@ -1959,7 +1963,7 @@ class Engine:
             call = old.call
             assert isinstance(call, Call)
             e = Entry(call, g.cfg.id, call.base, call.queued_at, old.level)
-            g.queue.push(e, self._match_key(call, g.cfg))
+            g.queue.push(e, self._match_key(call, g.cfg), self.now)
             call.entries[g.cfg.id] = e
 
 

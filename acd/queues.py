@@ -81,7 +81,7 @@ class GroupQueue:
 
     # -- changes ------------------------------------------------------------------------
 
-    def push(self, entry: Entry, key: MatchKey) -> None:
+    def push(self, entry: Entry, key: MatchKey, now: float) -> None:
         """Add an entry (its place is fixed by its base priority and queued_at)."""
         pk = (key, entry.level)
         part = self.parts.get(pk)
@@ -89,13 +89,19 @@ class GroupQueue:
             part = self.parts[pk] = SubQueue(key, entry.level)
         entry.part = part
         a = entry.queued_at
-        order = round(entry.base - self.rate * (a - self.origin), 6)
-        heapq.heappush(part.ageing, (-order, a, entry.seq, entry))
-        if self.ceiling != math.inf:
-            reach = a + (self.ceiling - entry.base) / self.rate
-            heapq.heappush(part.due, (reach, entry.seq, entry))
         part.count += 1
         self.count += 1
+        if self.ages:
+            reach = a + (self.ceiling - entry.base) / self.rate
+            if reach <= now:
+                # Already at the ceiling (a requeued or moved old call): file it there at
+                # once instead of passing through the ageing and due heaps.
+                entry.capped = True
+                heapq.heappush(part.capped, (a, entry.seq, entry))
+                return
+            heapq.heappush(part.due, (reach, entry.seq, entry))
+        order = round(entry.base - self.rate * (a - self.origin), 6)
+        heapq.heappush(part.ageing, (-order, a, entry.seq, entry))
 
     def remove(self, entry: Entry) -> None:
         """Take an entry out (lazily: its heap slots are skipped later)."""
@@ -109,15 +115,17 @@ class GroupQueue:
         if part.count == 0:
             # Drop the partition so scans only meet live ones; stale slots go with it.
             del self.parts[(part.key, part.level)]
-        elif len(part.due) > 2 * part.count + 256:
+        elif len(part.ageing) + len(part.due) + len(part.capped) > 4 * part.count + 256:
             self._compact(part)
 
     def _compact(self, part: SubQueue) -> None:
         """Drop stale slots (removed or capped entries) from a partition's heaps.
 
-        Every removal leaves a slot in `due` that would otherwise wait there until the call would
-        have reached the ceiling, and then cost a pop. Rebuilding once stale slots outnumber live
-        ones is linear in the heap, so a few steps per removal; the order of live entries is kept.
+        Every removal leaves its slots behind (in `ageing` and `due`, or in `capped`); in `due`
+        one would wait until the call would have reached the ceiling, and then cost a pop.
+        A live entry holds at most two slots, so rebuilding once there are more than four per
+        live entry is linear in the heaps, a few steps per removal; the order of live entries is
+        kept.
         """
         part.ageing = [it for it in part.ageing if it[3].alive and not it[3].capped]
         heapq.heapify(part.ageing)

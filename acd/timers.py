@@ -11,45 +11,12 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+from acd.timer_entry import Timer
+
+__all__ = ["Timer", "TimerHeap"]
+
 _push = heapq.heappush
 _pop = heapq.heappop
-
-
-class Timer(list[Any]):
-    """A cancellable deadline that calls `fn(arg)` when due.
-
-    A timer is its own heap entry, `[at, seq, fn, arg]`: lists compare item by item in C and
-    `seq` is unique, so the heap never compares `fn` or `arg`. (One is filed with every offer:
-    a list costs less to build than an object with a Python `__init__` plus a tuple.)
-    """
-
-    __slots__ = ()
-
-    @property
-    def at(self) -> float:
-        """When it falls due."""
-        at: float = self[0]
-        return at
-
-    @property
-    def fn(self) -> Callable[[Any], None] | None:
-        """What it calls (None once cancelled)."""
-        fn: Callable[[Any], None] | None = self[2]
-        return fn
-
-    @property
-    def arg(self) -> Any:
-        """The argument `fn` gets."""
-        return self[3]
-
-    @property
-    def cancelled(self) -> bool:
-        """Whether `cancel()` was called."""
-        return self[2] is None
-
-    def cancel(self) -> None:
-        """The timer will not fire."""
-        self[2] = self[3] = None  # also lets go of the argument while it waits in the heap
 
 
 class TimerHeap:
