@@ -54,11 +54,12 @@ from acd.stats import GroupStats
 from acd.strategies import Pool, new_pool
 from acd.timers import TimerHeap
 
-# Enum members named on every event, as plain class attributes (acd.members says why).
-# Final: a compiled build (docs/performance.md) reads them as constants.
-S: Final = members(AgentState)
-T: Final = members(Trigger)
-CallPhase: Final = members(live.CallPhase)
+# Enum members named on every event, as module constants: plain names are the cheapest to read
+# (enum class attributes are slow, see acd.members), and a compiled build (docs/performance.md)
+# reads Final constants without a lookup.
+S = members(AgentState)
+T = members(Trigger)
+_Phase = members(live.CallPhase)
 CallKind: Final = members(ev.CallKind)
 Cause: Final = members(EndCause)
 TargetKind: Final = members(ev.TargetKind)
@@ -66,21 +67,46 @@ Strategy: Final = members(model.Strategy)
 WrapUpMode: Final = members(model.WrapUpMode)
 OverflowAction: Final = members(model.OverflowAction)
 EntryAction: Final = members(model.EntryAction)
-WORK: Final = frozenset({S.RESERVED, S.ON_CALL, S.WRAP_UP})
-STAFFED: Final = (S.READY, S.RESERVED, S.ON_CALL, S.WRAP_UP)
-PENDING_OF: Final = {T.READY: S.READY, T.NOT_READY: S.NOT_READY, T.LOGOUT: S.LOGGED_OUT}
-WAITING: Final = frozenset({CallPhase.QUEUED, CallPhase.ASSIGNED})
+LOGGED_OUT: Final = S.LOGGED_OUT
+NOT_READY: Final = S.NOT_READY
+READY: Final = S.READY
+RESERVED: Final = S.RESERVED
+ON_CALL: Final = S.ON_CALL
+WRAP_UP: Final = S.WRAP_UP
+QUEUED: Final = _Phase.QUEUED
+ASSIGNED: Final = _Phase.ASSIGNED
+PARKED: Final = _Phase.PARKED
+OFFERED: Final = _Phase.OFFERED
+CONNECTING: Final = _Phase.CONNECTING
+CONNECTED: Final = _Phase.CONNECTED
+ENDED: Final = _Phase.ENDED
+T_ANSWERED: Final = T.ANSWERED
+T_CALL_END: Final = T.CALL_END
+T_CALL_END_NO_WRAP: Final = T.CALL_END_NO_WRAP
+T_CONNECT_FAILED: Final = T.CONNECT_FAILED
+T_DISCONNECT: Final = T.DISCONNECT
+T_LOGIN: Final = T.LOGIN
+T_LOGOUT: Final = T.LOGOUT
+T_NOT_READY: Final = T.NOT_READY
+T_OFFER: Final = T.OFFER
+T_READY: Final = T.READY
+T_REJECT: Final = T.REJECT
+T_REJECT_LIMIT: Final = T.REJECT_LIMIT
+T_RESTORE: Final = T.RESTORE
+T_RING_TIMEOUT: Final = T.RING_TIMEOUT
+T_WITHDRAW: Final = T.WITHDRAW
+T_WRAP_DONE: Final = T.WRAP_DONE
+INBOUND: Final = CallKind.INBOUND
+ROUND_ROBIN: Final = Strategy.ROUND_ROBIN
+WORK: Final = frozenset({RESERVED, ON_CALL, WRAP_UP})
+STAFFED: Final = (READY, RESERVED, ON_CALL, WRAP_UP)
+PENDING_OF: Final = {T_READY: READY, T_NOT_READY: NOT_READY, T_LOGOUT: LOGGED_OUT}
+WAITING: Final = frozenset({QUEUED, ASSIGNED})
 # Outputs built on every decision, bound once (a compiled build reads these without a lookup).
 _AgentStateChanged: Final = ev.AgentStateChanged
 _CallOffered: Final = ev.CallOffered
 _Screen: Final = ev.Screen
 _CallQueued: Final = ev.CallQueued
-# Named on every decision: module constants are the cheapest names to read.
-LOGGED_OUT: Final = S.LOGGED_OUT
-NOT_READY: Final = S.NOT_READY
-READY: Final = S.READY
-OFFERED: Final = CallPhase.OFFERED
-INBOUND: Final = CallKind.INBOUND
 
 
 def _floors(config: CenterConfig) -> dict[str, int]:
@@ -303,7 +329,7 @@ class Engine:
         agent = self.agents.get(agent_id)
         if agent is None:
             raise UnknownAgent(f"no agent {agent_id!r}", agent_id=agent_id)
-        if agent.state is S.LOGGED_OUT:
+        if agent.state is LOGGED_OUT:
             raise WrongState(f"agent {agent_id} is not signed in", agent_id=agent_id)
         return agent
 
@@ -313,7 +339,7 @@ class Engine:
         call = self.call(call_id)
         if agent not in call.agents:
             raise Forbidden(f"call {call_id} is not agent {agent_id}'s", call_id=call_id)
-        if call.phase is not CallPhase.CONNECTED:
+        if call.phase is not CONNECTED:
             raise WrongState(f"call {call_id} is {call.phase.value}", call_id=call_id)
         return agent, call
 
@@ -322,7 +348,7 @@ class Engine:
             raise UnknownReason(f"unknown not-ready reason {reason!r}", reason=reason)
 
     def _ready_agents(self, g: Group) -> int:
-        return g.counts.get(S.READY, 0)
+        return g.counts.get(READY, 0)
 
     def _ewt(self, g: Group, position: int) -> float:
         """(position + 1) x smoothed handle time / staffed agents (see docs/routing.md)."""
@@ -469,7 +495,7 @@ class Engine:
             )
         )
         if new is READY:
-            if trigger is T.READY:
+            if trigger is T_READY:
                 agent.misses = 0
             if agent.offer is None and agent.available_at <= now:
                 self._match_agent(agent)  # no pools to leave: it was not READY before
@@ -498,7 +524,7 @@ class Engine:
         agent.available_at = min(agent.available_at, self.now)  # a new sign-in starts afresh
         while agent.assigned:
             call = agent.assigned.popleft()
-            if call.phase is CallPhase.ASSIGNED and call.assigned_to is agent:
+            if call.phase is ASSIGNED and call.assigned_to is agent:
                 call.assigned_to = None
                 self._requeue(call)
         if agent.id not in self.config.agents:
@@ -506,7 +532,7 @@ class Engine:
 
     def _available(self, agent: Agent) -> None:
         """An agent may take work now: give it some, or make it idle."""
-        if agent.state is not S.READY or agent.offer is not None or agent.available_at > self.now:
+        if agent.state is not READY or agent.offer is not None or agent.available_at > self.now:
             return
         self._leave_idle(agent)
         self._match_agent(agent)
@@ -542,7 +568,7 @@ class Engine:
             return (float(agent.handled), seq)
         if s is Strategy.LEAST_TALK_TIME:
             return (agent.talk, seq)
-        if s is Strategy.ROUND_ROBIN:
+        if s is ROUND_ROBIN:
             return (float(agent.last_offer.get(g.cfg.id, 0)), seq)
         if s is Strategy.RANDOM:
             return (self.rng.random(),)
@@ -555,7 +581,7 @@ class Engine:
 
     def _match_call(self, call: Call) -> None:
         """Offer a waiting call to the best idle agent of its groups, if any."""
-        if call.phase is not CallPhase.QUEUED:
+        if call.phase is not QUEUED:
             return
         for gid, level in call.targets.items():
             g = self.groups[gid]
@@ -595,7 +621,7 @@ class Engine:
         """Give an available agent its assigned call, or the best call it can serve."""
         while agent.assigned:
             call = agent.assigned.popleft()
-            if call.phase is CallPhase.ASSIGNED and call.assigned_to is agent:
+            if call.phase is ASSIGNED and call.assigned_to is agent:
                 self._offer(call, agent, self.groups[call.group])
                 return
         now = self.now
@@ -642,11 +668,11 @@ class Engine:
         cid = call.id
         gid = call.group
         agent.last_call = cid
-        self._change(agent, T.OFFER, call_id=cid)
+        self._change(agent, T_OFFER, call_id=cid)
         now = self.now
         deadline = now + self.groups[gid].cfg.ring_timeout
         call.timer = self.timers.add(deadline, self._on_ring_timeout, call)
-        if via.cfg.strategy is Strategy.ROUND_ROBIN:
+        if via.cfg.strategy is ROUND_ROBIN:
             agent.last_offer[via.cfg.id] = next(self._offer_seq)
         kind = call.kind
         owner = call.owner
@@ -667,7 +693,7 @@ class Engine:
 
     def _queue(self, call: Call) -> None:
         """Put the call in the queue of every group it targets (its place is its own)."""
-        call.phase = CallPhase.QUEUED
+        call.phase = QUEUED
         for gid, level in call.targets.items():
             g = self.groups[gid]
             e = Entry(call, gid, call.base, call.queued_at, level)
@@ -728,12 +754,12 @@ class Engine:
                 self.now, call.id, cfg.id, call.kind, call.base, call.queued_at, False, restoring
             )
         )
-        call.phase = CallPhase.QUEUED
+        call.phase = QUEUED
         self._match_call(call)  # an idle agent takes it before it is ever filed
-        if call.phase is not CallPhase.QUEUED:
+        if call.phase is not QUEUED:
             return
         self._queue(call)
-        if call.kind is not CallKind.INBOUND:
+        if call.kind is not INBOUND:
             return
         offer_at = cfg.callback.offer_when_estimated_wait
         if offer_at is not None and call.caller_present:
@@ -778,7 +804,7 @@ class Engine:
         if call.rule_timer is not None:
             call.rule_timer.cancel()
             call.rule_timer = None
-        call.phase = CallPhase.PARKED
+        call.phase = PARKED
         call.parked_for = why
         if call.timer is not None:
             call.timer.cancel()
@@ -786,7 +812,7 @@ class Engine:
 
     def _unpark(self, call: Call) -> None:
         call.timer = None
-        if call.phase is CallPhase.PARKED:
+        if call.phase is PARKED:
             call.parked_for = ""
             if not call.targets:
                 call.targets = {call.group: self.groups[call.group].cfg.min_level}
@@ -805,7 +831,7 @@ class Engine:
         if call.rule_timer is not None:
             call.rule_timer.cancel()
             call.rule_timer = None
-        if call.phase is not CallPhase.QUEUED or not call.caller_present:
+        if call.phase is not QUEUED or not call.caller_present:
             return
         g = self.groups[call.group]
         next_due = math.inf
@@ -820,7 +846,7 @@ class Engine:
             if not self._holds(w, call, g):
                 continue
             self._fire(call, g, i, rule)
-            if call.phase is not CallPhase.QUEUED or call.group != g.cfg.id:
+            if call.phase is not QUEUED or call.group != g.cfg.id:
                 return
         if next_due != math.inf:
             call.rule_timer = self.timers.add(next_due, self._rule_timer, call)
@@ -941,7 +967,7 @@ class Engine:
             raise DuplicateCall(f"call {e.call.id} is already live", call_id=e.call.id)
         g = self.group(e.group)
         agent = self.agent(e.agent_id)
-        if agent.offer is not None or agent.state is S.RESERVED:
+        if agent.offer is not None or agent.state is RESERVED:
             raise WrongState(f"agent {agent.id} has an offer ringing", agent_id=agent.id)
         if e.kind is CallKind.CONSULT:
             raise WrongState("a consult leg is not restored on its own", call_id=e.call.id)
@@ -952,37 +978,37 @@ class Engine:
             else min(pr.ceiling, max(pr.floor, e.priority))
         )
         call = Call(e.call, e.kind, g.cfg.id, base, e.queued_at)
-        if e.kind is not CallKind.INBOUND:
+        if e.kind is not INBOUND:
             call.number = e.call.caller
         call.answered_at = e.answered_at
         call.targets = {g.cfg.id: g.cfg.min_level}
         self.calls[call.id] = call
-        if agent.state is S.LOGGED_OUT:
+        if agent.state is LOGGED_OUT:
             self._index(agent)
-        if agent.state is S.WRAP_UP and agent.wrap is not None:
+        if agent.state is WRAP_UP and agent.wrap is not None:
             self._end_wrap(agent)
         self._join(call, agent, e.answered_at)
         if e.held:
             call.held = True
             call.held_since = self.now
         if agent.pending is None and not agent.online:
-            agent.pending, agent.pending_reason = S.NOT_READY, "recovered"
+            agent.pending, agent.pending_reason = NOT_READY, "recovered"
 
     def _on_caller_hangup(self, e: ev.CallerHangup) -> None:
         call = self.call(e.call_id)
         phase = call.phase
         # A connected callback or voicemail task has the customer on the line again.
-        if not call.caller_present and phase is not CallPhase.CONNECTED:
+        if not call.caller_present and phase is not CONNECTED:
             raise WrongState(f"call {call.id} has no caller on the line", call_id=call.id)
         if phase in WAITING:
             self._abandon(call, ringing=False)
-        elif phase in (CallPhase.OFFERED, CallPhase.CONNECTING):
+        elif phase in (OFFERED, CONNECTING):
             agent = call.agent
             assert agent is not None
             self._withdraw(call, agent, "caller hung up")
             self._abandon(call, ringing=True)
-            self._change(agent, T.WITHDRAW, call_id=call.id)
-        elif phase is CallPhase.PARKED:
+            self._change(agent, T_WITHDRAW, call_id=call.id)
+        elif phase is PARKED:
             if call.parked_for == "voicemail":
                 self._end(call, Cause.VOICEMAIL_EMPTY, "caller")
             else:
@@ -993,13 +1019,13 @@ class Engine:
 
     def _on_call_lost(self, e: ev.CallLost) -> None:
         call = self.call(e.call_id)
-        if call.phase in (CallPhase.OFFERED, CallPhase.CONNECTING):
+        if call.phase in (OFFERED, CONNECTING):
             agent = call.agent
             assert agent is not None
             self._withdraw(call, agent, "call lost")
             self._end(call, Cause.LOST, "system")
-            self._change(agent, T.WITHDRAW, call_id=call.id)
-        elif call.phase is CallPhase.CONNECTED:
+            self._change(agent, T_WITHDRAW, call_id=call.id)
+        elif call.phase is CONNECTED:
             self._end_connected(call, "system", Cause.LOST)
         else:
             self._end(call, Cause.LOST, "system")
@@ -1009,7 +1035,7 @@ class Engine:
         if call.timer is not None:
             call.timer.cancel()
             call.timer = None
-        if call.phase is CallPhase.OFFERED:
+        if call.phase is OFFERED:
             self._emit(ev.OfferEnded(self.now, call.id, agent.id, call.group, "withdrawn", reason))
         call.agent = None
         agent.offer = None
@@ -1017,7 +1043,7 @@ class Engine:
     def _abandon(self, call: Call, ringing: bool) -> None:
         wait = self.now - call.wait_from
         g = self.groups[call.group]
-        if call.kind is CallKind.INBOUND:
+        if call.kind is INBOUND:
             g.stats.abandoned(self.now, wait)
         self._emit(ev.CallAbandoned(self.now, call.id, call.group, wait, ringing))
         self._end(call, Cause.ABANDONED, "caller")
@@ -1039,17 +1065,17 @@ class Engine:
         for x in consult.external:
             self._emit(ev.DropLeg(self.now, consult.id, x, "consult ended"))
         consult.external = []
-        if consult.phase in (CallPhase.OFFERED, CallPhase.CONNECTING) and consult.agent:
+        if consult.phase in (OFFERED, CONNECTING) and consult.agent:
             agent = consult.agent
             self._withdraw(consult, agent, "consult ended")
             self._end(consult, Cause.ENDED, "system")
-            self._change(agent, T.WITHDRAW, call_id=consult.id)
+            self._change(agent, T_WITHDRAW, call_id=consult.id)
             return
         self._end(consult, Cause.ENDED, "system")
 
     def _end(self, call: Call, cause: EndCause, by: str) -> None:
         """The call's one final state."""
-        if call.phase is CallPhase.ENDED:
+        if call.phase is ENDED:
             return
         self._close_span(call)
         if call.held:
@@ -1060,12 +1086,12 @@ class Engine:
                 t.cancel()
         call.timer = call.rule_timer = None
         self._unqueue(call)
-        call.phase = CallPhase.ENDED
+        call.phase = ENDED
         self.calls.pop(call.id, None)
         parent = call.parent
         if parent is not None and parent.consult is call:
             parent.consult = None
-            if parent.phase is CallPhase.CONNECTED:
+            if parent.phase is CONNECTED:
                 self._parties(parent, "consult_ended")
         self._emit(
             ev.CallEnded(
@@ -1082,7 +1108,7 @@ class Engine:
                 tuple(call.groups_seen),
                 by,
                 call.info,
-                call.number if call.kind is not CallKind.INBOUND else "",
+                call.number if call.kind is not INBOUND else "",
                 call.voicemail,
                 call.attempts,
             )
@@ -1109,7 +1135,7 @@ class Engine:
 
     def _join(self, call: Call, agent: Agent, at: float | None = None) -> None:
         """An agent's leg is up on the call."""
-        call.phase = CallPhase.CONNECTED
+        call.phase = CONNECTED
         if call.connected_at is None:
             call.connected_at = self.now
         call.agents.append(agent)
@@ -1117,9 +1143,9 @@ class Engine:
             call.served.append(agent.id)
         agent.calls.append(call)
         agent.joined[call.id] = self.now if at is None else at
-        trig = T.ANSWERED if agent.state is S.RESERVED else T.RESTORE
-        if agent.state is not S.ON_CALL:
-            if agent.state is S.LOGGED_OUT or not agent.members:
+        trig = T_ANSWERED if agent.state is RESERVED else T_RESTORE
+        if agent.state is not ON_CALL:
+            if agent.state is LOGGED_OUT or not agent.members:
                 self._index(agent)
             self._change(agent, trig, call_id=call.id)
         self._parties(call, "connected")
@@ -1127,7 +1153,7 @@ class Engine:
     def _connecting(self, call_id: str, agent_id: str) -> tuple[Call, Agent]:
         call = self.call(call_id)
         agent = self.agent(agent_id)
-        if call.phase is not CallPhase.CONNECTING or call.agent is not agent:
+        if call.phase is not CONNECTING or call.agent is not agent:
             raise WrongState(f"call {call_id} is not connecting to {agent_id}", call_id=call_id)
         return call, agent
 
@@ -1144,7 +1170,7 @@ class Engine:
         first = call.answered_at is None
         if first:
             call.answered_at = self.now
-        if call.kind is CallKind.INBOUND:
+        if call.kind is INBOUND:
             self.groups[call.group].stats.answered(self.now, wait)
         self._join(call, agent)
         self._emit(ev.CallAnswered(self.now, call.id, agent.id, call.group, call.kind, wait))
@@ -1155,13 +1181,13 @@ class Engine:
     def _on_leg_failed(self, e: ev.AgentLegFailed) -> None:
         call, agent = self._connecting(e.call_id, e.agent_id)
         self._withdraw(call, agent, e.reason)
-        self._change(agent, T.CONNECT_FAILED, "connect-failed", call_id=call.id)
+        self._change(agent, T_CONNECT_FAILED, "connect-failed", call_id=call.id)
         self._requeue(call)
 
     def _on_leg_ended(self, e: ev.AgentLegEnded) -> None:
         call = self.call(e.call_id)
         agent = self.agent(e.agent_id)
-        if call.phase is CallPhase.CONNECTING and call.agent is agent:
+        if call.phase is CONNECTING and call.agent is agent:
             self._on_leg_failed(ev.AgentLegFailed(e.call_id, e.agent_id, "leg ended"))
             return
         if agent not in call.agents:
@@ -1215,7 +1241,7 @@ class Engine:
         call.wait_from = self.now
         if target.kind is TargetKind.AGENT and target.value in self.agents:
             b = self.agents[target.value]
-            if b.state is not S.LOGGED_OUT:
+            if b.state is not LOGGED_OUT:
                 self._assign(call, b, "transfer")
                 return
         g = self.groups.get(target.value) if target.kind is TargetKind.GROUP else None
@@ -1244,23 +1270,23 @@ class Engine:
         group = call.parent.group if call.parent is not None else call.group
         g = self.groups[group]
         mode = g.cfg.wrap_up.mode
-        if agent.state is not S.ON_CALL:
+        if agent.state is not ON_CALL:
             return
         if mode is WrapUpMode.NONE:
             agent.handled += 1
             g.stats.handled(self.now, talk)
-            self._change(agent, T.CALL_END_NO_WRAP, call_id=call.id)
+            self._change(agent, T_CALL_END_NO_WRAP, call_id=call.id)
             return
         agent.wrap = Wrap(call.id, group, mode, self.now, talk)
         if mode is WrapUpMode.TIMED:
             agent.wrap.timer = self.timers.add(
                 self.now + g.cfg.wrap_up.seconds, self._wrap_timeout, agent
             )
-        self._change(agent, T.CALL_END, call_id=call.id)
+        self._change(agent, T_CALL_END, call_id=call.id)
 
     def _on_hold_changed(self, e: ev.HoldChanged) -> None:
         call = self.call(e.call_id)
-        if call.phase is not CallPhase.CONNECTED or call.held == e.held:
+        if call.phase is not CONNECTED or call.held == e.held:
             raise WrongState(f"call {call.id} is already {'held' if e.held else 'retrieved'}")
         call.held = e.held
         if e.held:
@@ -1271,7 +1297,7 @@ class Engine:
 
     def _on_external_party(self, e: ev.ExternalPartyChanged) -> None:
         call = self.call(e.call_id)
-        if call.phase is not CallPhase.CONNECTED:
+        if call.phase is not CONNECTED:
             raise WrongState(f"call {call.id} is {call.phase.value}", call_id=call.id)
         if e.joined == (e.party in call.external):
             raise WrongState(f"party {e.party} is already {'on' if e.joined else 'off'} the call")
@@ -1288,7 +1314,7 @@ class Engine:
     def _on_consult_bridged(self, e: ev.ConsultBridged) -> None:
         call = self.call(e.call_id)
         c = call.consult
-        if c is None or c.phase is not CallPhase.CONNECTED:
+        if c is None or c.phase is not CONNECTED:
             raise WrongState(f"call {call.id} has no connected consult", call_id=call.id)
         owner = c.owner
         for b in list(c.agents):
@@ -1330,7 +1356,7 @@ class Engine:
 
     def _on_intercept(self, e: ev.InterceptCall) -> None:
         call = self.call(e.call_id)
-        if call.phase is not CallPhase.CONNECTED or call.kind is CallKind.CONSULT:
+        if call.phase is not CONNECTED or call.kind is CallKind.CONSULT:
             raise WrongState(f"call {call.id} is not a connected call", call_id=call.id)
         call.transfer = None
         self._end_connected(call, e.supervisor, Cause.INTERCEPTED)
@@ -1339,7 +1365,7 @@ class Engine:
 
     def _on_callback_chosen(self, e: ev.CallbackChosen) -> None:
         call = self.call(e.call_id)
-        parked_choice = call.phase is CallPhase.PARKED and call.parked_for.startswith("callback")
+        parked_choice = call.phase is PARKED and call.parked_for.startswith("callback")
         if not call.caller_present or not (call.phase in WAITING or parked_choice):
             raise WrongState(f"call {call.id} cannot become a callback now", call_id=call.id)
         self._to_callback(call, e.number or call.info.caller, e.at)
@@ -1353,19 +1379,19 @@ class Engine:
             call.rule_timer.cancel()
             call.rule_timer = None
         self._emit(ev.ReleaseCaller(self.now, call.id, "callback"))
-        if call.phase is CallPhase.ASSIGNED:
+        if call.phase is ASSIGNED:
             call.assigned_to = None
             call.assigned_by = ""
-            call.phase = CallPhase.QUEUED
+            call.phase = QUEUED
             self._queue(call)
         due = self.now if at is None or at <= self.now else at
         if due > self.now:
             self._park(call, due, "scheduled")
-        elif call.phase is CallPhase.PARKED:
+        elif call.phase is PARKED:
             call.targets = call.targets or {call.group: self.groups[call.group].cfg.min_level}
             self._unpark(call)
         self._emit(ev.CallbackQueued(self.now, call.id, call.group, call.kind, due, 0, call.number))
-        if call.phase is CallPhase.QUEUED:
+        if call.phase is QUEUED:
             self._match_call(call)  # taken from a named agent: any idle agent may serve it now
 
     def _on_schedule_callback(self, e: ev.ScheduleCallback) -> None:
@@ -1396,7 +1422,7 @@ class Engine:
 
     def _on_dial_result(self, e: ev.DialOutResult) -> None:
         call = self.call(e.call_id)
-        if call.phase is not CallPhase.CONNECTING:
+        if call.phase is not CONNECTING:
             raise WrongState(f"call {call.id} is not dialing", call_id=call.id)
         if call.kind is CallKind.CONSULT and call.agent is None:
             self._consult_dialed(call, e.answered)
@@ -1420,7 +1446,7 @@ class Engine:
         if e.answered:
             self._answered(call, agent)
             return
-        self._change(agent, T.WITHDRAW, call_id=call.id)
+        self._change(agent, T_WITHDRAW, call_id=call.id)
         self._retry_or_fail(call)
 
     def _retry_or_fail(self, call: Call) -> None:
@@ -1440,7 +1466,7 @@ class Engine:
         if not answered:
             self._end(c, Cause.ENDED, "system")
             return
-        c.phase = CallPhase.CONNECTED
+        c.phase = CONNECTED
         c.connected_at = self.now
         c.answered_at = self.now
         c.external.append(c.number)
@@ -1452,7 +1478,7 @@ class Engine:
 
     def _on_voicemail(self, e: ev.VoicemailRecorded) -> None:
         call = self.call(e.call_id)
-        if call.phase is not CallPhase.PARKED or call.parked_for != "voicemail":
+        if call.phase is not PARKED or call.parked_for != "voicemail":
             raise WrongState(f"call {call.id} is not recording a voicemail", call_id=call.id)
         call.kind = CallKind.VOICEMAIL
         call.caller_present = False
@@ -1481,46 +1507,46 @@ class Engine:
 
     def _on_login(self, e: ev.AgentLogin) -> None:
         agent = self.agent(e.agent_id)
-        transition(agent.state, T.LOGIN)  # validate before changing anything
+        transition(agent.state, T_LOGIN)  # validate before changing anything
         agent.endpoint = e.endpoint or agent.cfg.endpoint
         agent.online = True
         self._index(agent)
-        self._change(agent, T.LOGIN, "login")
+        self._change(agent, T_LOGIN, "login")
 
     def _on_logout(self, e: ev.AgentLogout) -> None:
         agent = self._live_agent(e.agent_id)
-        if agent.state is S.WRAP_UP:
+        if agent.state is WRAP_UP:
             self._close_wrap(agent, e.actor)
-        self._change(agent, T.LOGOUT, "logout", e.actor)
+        self._change(agent, T_LOGOUT, "logout", e.actor)
 
     def _on_ready(self, e: ev.AgentReady) -> None:
         agent = self.agents.get(e.agent_id)
         if agent is None or agent.state is LOGGED_OUT:
             agent = self._live_agent(e.agent_id)  # raises the right error
         state = agent.state
-        if state is S.WRAP_UP:
+        if state is WRAP_UP:
             self._close_wrap(agent, e.actor)
         elif state is NOT_READY and not agent.online and not e.actor:
             raise WrongState("the desktop is not connected", agent_id=agent.id)
-        self._change(agent, T.READY, actor=e.actor)
+        self._change(agent, T_READY, actor=e.actor)
 
     def _on_not_ready(self, e: ev.AgentNotReady) -> None:
         self._check_reason(e.reason)
         agent = self._live_agent(e.agent_id)
-        if agent.state is S.WRAP_UP:
+        if agent.state is WRAP_UP:
             self._close_wrap(agent, e.actor)
-        self._change(agent, T.NOT_READY, e.reason, e.actor)
+        self._change(agent, T_NOT_READY, e.reason, e.actor)
 
     def _on_set_pending(self, e: ev.SetPending) -> None:
         agent = self._live_agent(e.agent_id)
         if agent.state not in WORK:
             raise WrongState("a pending state is only kept while working", agent_id=agent.id)
-        if e.state is S.NOT_READY:
+        if e.state is NOT_READY:
             self._check_reason(e.reason)
-        elif e.state not in (None, S.READY, S.LOGGED_OUT):
+        elif e.state not in (None, READY, LOGGED_OUT):
             raise WrongState(f"{e.state} cannot be a pending state")
         agent.pending = e.state
-        agent.pending_reason = e.reason if e.state is S.NOT_READY else ""
+        agent.pending_reason = e.reason if e.state is NOT_READY else ""
         agent.pending_actor = ""
         self._emit(
             _AgentStateChanged(
@@ -1542,7 +1568,7 @@ class Engine:
         call = self.call(call_id)
         if agent.offer is not call:
             raise Forbidden(f"call {call_id} is not offered to {agent_id}", call_id=call_id)
-        if call.phase is not CallPhase.OFFERED:
+        if call.phase is not OFFERED:
             raise WrongState(f"the offer of {call_id} is {call.phase.value}", call_id=call_id)
         return agent, call
 
@@ -1551,14 +1577,14 @@ class Engine:
         if call.timer is not None:
             call.timer.cancel()
             call.timer = None
-        call.phase = CallPhase.CONNECTING
+        call.phase = CONNECTING
         agent.misses = 0
         self._emit(ev.OfferEnded(self.now, call.id, agent.id, call.group, "accepted"))
         if call.kind in (CallKind.CALLBACK, CallKind.VOICEMAIL):
             self._emit(ev.DialOut(self.now, call.id, agent.id, agent.endpoint, call.number))
             return
         announce = ""
-        if call.kind is CallKind.INBOUND and self.groups[call.group].cfg.announce_agent_number:
+        if call.kind is INBOUND and self.groups[call.group].cfg.announce_agent_number:
             announce = agent.cfg.number
         parent = call.parent
         self._emit(
@@ -1584,12 +1610,12 @@ class Engine:
         cfg = self.groups[call.group].cfg
         agent.misses += 1
         if agent.misses >= cfg.max_misses:
-            self._change(agent, T.REJECT_LIMIT, "rejected", call_id=call.id)
+            self._change(agent, T_REJECT_LIMIT, "rejected", call_id=call.id)
         else:
             agent.available_at = self.now + cfg.reject_delay
             if cfg.reject_delay > 0:
                 agent.cooldown = self.timers.add(agent.available_at, self._cooled, agent)
-            self._change(agent, T.REJECT, call_id=call.id)
+            self._change(agent, T_REJECT, call_id=call.id)
         self._requeue(call)
 
     def _cooled(self, agent: Agent) -> None:
@@ -1599,13 +1625,13 @@ class Engine:
     def _ring_timeout(self, call: Call) -> None:
         call.timer = None
         agent = call.agent
-        if call.phase is not CallPhase.OFFERED or agent is None:
+        if call.phase is not OFFERED or agent is None:
             return
         self._emit(ev.OfferEnded(self.now, call.id, agent.id, call.group, "timeout"))
         call.agent = None
         agent.offer = None
         agent.misses += 1
-        self._change(agent, T.RING_TIMEOUT, "no-answer", call_id=call.id)
+        self._change(agent, T_RING_TIMEOUT, "no-answer", call_id=call.id)
         self._requeue(call)
 
     def _on_agent_hangup(self, e: ev.AgentHangup) -> None:
@@ -1625,7 +1651,7 @@ class Engine:
             b = self.agent(target.value)
             if b is agent:
                 raise WrongState("cannot transfer to oneself")
-            if b.state is S.LOGGED_OUT:
+            if b.state is LOGGED_OUT:
                 raise NotAvailable(f"agent {b.id} is not signed in", agent_id=b.id)
         elif target.kind is TargetKind.GROUP:
             self.group(target.value)
@@ -1651,7 +1677,7 @@ class Engine:
         b: Agent | None = None
         if e.target.kind is TargetKind.AGENT:
             b = self.agents[e.target.value]
-            if b.state is not S.READY or b.offer is not None or b.available_at > self.now:
+            if b.state is not READY or b.offer is not None or b.available_at > self.now:
                 raise NotAvailable(f"agent {b.id} is not ready", agent_id=b.id)
         gid = e.target.value if e.target.kind is TargetKind.GROUP else call.group
         cid = f"{call.id}#c{next(self._consult_seq)}"
@@ -1679,7 +1705,7 @@ class Engine:
             self._emit(_CallQueued(self.now, cid, gid, c.kind, c.base, c.queued_at))
             self._match_call(c)
         else:
-            c.phase = CallPhase.CONNECTING
+            c.phase = CONNECTING
             c.number = e.target.value
             self._emit(ev.DialConsult(self.now, call.id, cid, agent.id, e.target.value))
 
@@ -1692,13 +1718,13 @@ class Engine:
 
     def _on_consult_complete(self, e: ev.ConsultComplete) -> None:
         _, call, c = self._owned_consult(e.agent_id, e.call_id)
-        if c.phase is not CallPhase.CONNECTED:
+        if c.phase is not CONNECTED:
             raise WrongState("the consulted party has not answered yet", call_id=call.id)
         self._emit(ev.BridgeConsult(self.now, call.id, c.id, False))
 
     def _on_conference_merge(self, e: ev.ConferenceMerge) -> None:
         _, call, c = self._owned_consult(e.agent_id, e.call_id)
-        if c.phase is not CallPhase.CONNECTED:
+        if c.phase is not CONNECTED:
             raise WrongState("the consulted party has not answered yet", call_id=call.id)
         self._emit(ev.BridgeConsult(self.now, call.id, c.id, True))
 
@@ -1724,7 +1750,7 @@ class Engine:
 
     def _on_wrapup_code(self, e: ev.WrapUpCode) -> None:
         agent = self._live_agent(e.agent_id)
-        if agent.state is not S.WRAP_UP or agent.wrap is None:
+        if agent.state is not WRAP_UP or agent.wrap is None:
             raise WrongState("not in wrap-up", agent_id=agent.id)
         codes = self.config.wrapup_codes
         if codes and e.code not in codes:
@@ -1732,14 +1758,14 @@ class Engine:
         agent.wrap.code = e.code
         if e.finish:
             self._close_wrap(agent, "")
-            self._change(agent, T.WRAP_DONE)
+            self._change(agent, T_WRAP_DONE)
 
     def _on_finish_wrapup(self, e: ev.FinishWrapUp) -> None:
         agent = self._live_agent(e.agent_id)
-        if agent.state is not S.WRAP_UP:
+        if agent.state is not WRAP_UP:
             raise WrongState("not in wrap-up", agent_id=agent.id)
         self._close_wrap(agent, "")
-        self._change(agent, T.WRAP_DONE)
+        self._change(agent, T_WRAP_DONE)
 
     def _close_wrap(self, agent: Agent, actor: str) -> None:
         """Validate and end after-call work (the caller then changes the state)."""
@@ -1764,9 +1790,9 @@ class Engine:
         self._emit(ev.WrapUpEnded(self.now, agent.id, w.call_id, w.group, w.code, seconds))
 
     def _wrap_timeout(self, agent: Agent) -> None:
-        if agent.state is S.WRAP_UP and agent.wrap is not None:
+        if agent.state is WRAP_UP and agent.wrap is not None:
             self._end_wrap(agent)
-            self._change(agent, T.WRAP_DONE)
+            self._change(agent, T_WRAP_DONE)
 
     # connection ---------------------------------------------------------------------
 
@@ -1774,9 +1800,9 @@ class Engine:
         agent = self._live_agent(e.agent_id)
         agent.online = False
         call = agent.offer
-        if agent.state is S.READY:
-            self._change(agent, T.DISCONNECT, "disconnected")
-        elif agent.state is S.RESERVED and call is not None and call.phase is CallPhase.OFFERED:
+        if agent.state is READY:
+            self._change(agent, T_DISCONNECT, "disconnected")
+        elif agent.state is RESERVED and call is not None and call.phase is OFFERED:
             self._emit(
                 ev.OfferEnded(self.now, call.id, agent.id, call.group, "timeout", "disconnected")
             )
@@ -1785,7 +1811,7 @@ class Engine:
                 call.timer = None
             call.agent = None
             agent.offer = None
-            self._change(agent, T.DISCONNECT, "disconnected", call_id=call.id)
+            self._change(agent, T_DISCONNECT, "disconnected", call_id=call.id)
             self._requeue(call)
 
     def _on_reconnected(self, e: ev.AgentReconnected) -> None:
@@ -1811,7 +1837,7 @@ class Engine:
                 c for c in call.assigned_to.assigned if c is not call
             )
         self._unqueue(call)
-        call.phase = CallPhase.ASSIGNED
+        call.phase = ASSIGNED
         call.assigned_to = agent
         call.assigned_by = actor
         agent.assigned.append(call)
@@ -1822,7 +1848,7 @@ class Engine:
         call = self._waiting(e.call_id)
         pr = self.config.priorities
         call.base = min(pr.ceiling, max(pr.floor, e.priority))
-        if call.phase is CallPhase.QUEUED:
+        if call.phase is QUEUED:
             self._unqueue(call)
             self._queue(call)
         self._emit(ev.CallPriorityChanged(self.now, call.id, call.group, call.base, e.actor))
@@ -1830,7 +1856,7 @@ class Engine:
     def _on_move(self, e: ev.MoveCall) -> None:
         call = self._waiting(e.call_id)
         to = self.group(e.group)
-        if to.cfg.id == call.group and call.phase is CallPhase.QUEUED:
+        if to.cfg.id == call.group and call.phase is QUEUED:
             raise WrongState(f"call {call.id} is already in {e.group}")
         if call.assigned_to is not None:
             self._unassign(call)
@@ -1882,7 +1908,7 @@ class Engine:
         if e.groups is not None:
             for gid in e.groups:
                 self.group(gid)
-        idle = agent.state is S.READY and agent.offer is None
+        idle = agent.state is READY and agent.offer is None
         self._leave_idle(agent)
         self._count(agent, -1)
         if e.skills is not None:
@@ -1937,7 +1963,7 @@ class Engine:
             agent.idle_token += 1
             fresh = new.agents.get(agent.id)
             if fresh is None:
-                if agent.state is S.LOGGED_OUT:
+                if agent.state is LOGGED_OUT:
                     del self.agents[agent.id]
                     continue
             else:
@@ -1945,7 +1971,7 @@ class Engine:
                 agent.skills = dict(fresh.skills)
                 agent.order = fresh.groups
                 agent.attrs = fresh.attributes
-            if agent.state is not S.LOGGED_OUT:
+            if agent.state is not LOGGED_OUT:
                 self._index(agent)
                 self._count(agent, +1)
         self._emit(ev.ConfigApplied(self.now, new.version, e.actor))

@@ -23,12 +23,15 @@ import heapq
 import itertools
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
 MatchKey = tuple[str | None, ...]
 PartKey = tuple[MatchKey, int]
 
 _seq = itertools.count()
+# Bound once: read on every push and pop (a compiled build reads Final names as constants).
+_push: Final = heapq.heappush
+_pop: Final = heapq.heappop
 
 
 class Entry:
@@ -97,11 +100,11 @@ class GroupQueue:
                 # Already at the ceiling (a requeued or moved old call): file it there at
                 # once instead of passing through the ageing and due heaps.
                 entry.capped = True
-                heapq.heappush(part.capped, (a, entry.seq, entry))
+                _push(part.capped, (a, entry.seq, entry))
                 return
-            heapq.heappush(part.due, (reach, entry.seq, entry))
+            _push(part.due, (reach, entry.seq, entry))
         order = round(entry.base - self.rate * (a - self.origin), 6)
-        heapq.heappush(part.ageing, (-order, a, entry.seq, entry))
+        _push(part.ageing, (-order, a, entry.seq, entry))
 
     def remove(self, entry: Entry) -> None:
         """Take an entry out (lazily: its heap slots are skipped later)."""
@@ -140,10 +143,10 @@ class GroupQueue:
         """Move calls that reached the ceiling by `now` to the capped heap."""
         due = part.due
         while due and due[0][0] <= now:
-            _, _, e = heapq.heappop(due)
+            _, _, e = _pop(due)
             if e.alive and not e.capped:
                 e.capped = True
-                heapq.heappush(part.capped, (e.queued_at, e.seq, e))
+                _push(part.capped, (e.queued_at, e.seq, e))
 
     def head_of(self, part: SubQueue, now: float) -> Entry | None:
         """The best live entry of a partition at `now`."""
@@ -152,12 +155,12 @@ class GroupQueue:
                 self._settle(part, now)
             capped = part.capped
             while capped and not capped[0][2].alive:
-                heapq.heappop(capped)
+                _pop(capped)
             if capped:
                 return capped[0][2]  # at the ceiling: nothing below can be ahead
         ageing = part.ageing
         while ageing and (not ageing[0][3].alive or ageing[0][3].capped):
-            heapq.heappop(ageing)
+            _pop(ageing)
         return ageing[0][3] if ageing else None
 
     def rank(self, e: Entry, now: float) -> tuple[float, float, int]:

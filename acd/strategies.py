@@ -24,49 +24,66 @@ class Idle(Protocol):
     idle_token: int
 
 
-class Pool(Protocol):
-    """Idle agents of one group (and one attribute value).
+class Pool:
+    """Idle agents of one group (and one attribute value); the strategies subclass it.
 
     `members` maps the id of every agent in the pool to the pool's record of it; popping an
-    id takes the agent out (what `discard` does, without a Python call per pool).
+    id takes the agent out (what `discard` does, without a Python call per pool). A base class,
+    not a Protocol: a compiled build then calls the methods directly.
     """
-
-    @property
-    def members(self) -> dict[str, Any]: ...
-
-    def add(self, agent: Idle, key: tuple[float, ...]) -> None: ...
-    def discard(self, agent: Idle) -> None: ...
-    def first(self, ok: Callable[[Idle], bool]) -> Idle | None: ...
-    def head(self) -> Idle | None: ...
-    def __len__(self) -> int: ...
-    def __iter__(self) -> Iterator[Idle]: ...
-
-
-class FifoPool:
-    """Longest idle first: insertion order is idle order, O(1) add, remove and take."""
 
     __slots__ = ("members",)
 
     def __init__(self) -> None:
-        self.members: OrderedDict[str, Idle] = OrderedDict()
+        self.members: dict[str, Any] = {}
 
     def add(self, agent: Idle, key: tuple[float, ...]) -> None:
-        """Add at the back (the agent has been idle the shortest time)."""
-        self.members[agent.id] = agent
+        """Add an agent that became idle, with its strategy key."""
+        raise NotImplementedError
 
     def discard(self, agent: Idle) -> None:
         """Remove if present."""
         self.members.pop(agent.id, None)
 
+    def first(self, ok: Callable[[Idle], bool]) -> Idle | None:
+        """The first agent in strategy order passing `ok`."""
+        raise NotImplementedError
+
+    def head(self) -> Idle | None:
+        """The first agent in strategy order."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def __iter__(self) -> Iterator[Idle]:
+        raise NotImplementedError
+
+
+class FifoPool(Pool):
+    """Longest idle first: insertion order is idle order, O(1) add, remove and take."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        # Ordered: the head is taken after many removals at the front, which a plain dict
+        # would walk past one deleted slot at a time.
+        self.members = OrderedDict()
+
+    def add(self, agent: Idle, key: tuple[float, ...]) -> None:
+        """Add at the back (the agent has been idle the shortest time)."""
+        self.members[agent.id] = agent
+
     def head(self) -> Idle | None:
         """The longest-idle agent."""
-        for a in self.members.values():
+        agents: dict[str, Idle] = self.members
+        for a in agents.values():
             return a
         return None
 
     def first(self, ok: Callable[[Idle], bool]) -> Idle | None:
         """The longest-idle agent passing `ok`."""
-        agents = self.members
+        agents: dict[str, Idle] = self.members
         if agents:
             a = next(iter(agents.values()))
             if ok(a):
@@ -76,21 +93,18 @@ class FifoPool:
                 return a
         return None
 
-    def __len__(self) -> int:
-        return len(self.members)
-
     def __iter__(self) -> Iterator[Idle]:
         return iter(list(self.members.values()))
 
 
-class KeyedPool:
+class KeyedPool(Pool):
     """Agents ordered by a key fixed on entry; a heap with lazy removal."""
 
-    __slots__ = ("_heap", "members")
+    __slots__ = ("_heap",)
 
     def __init__(self) -> None:
+        super().__init__()  # members: agent id -> idle token it entered with
         self._heap: list[tuple[tuple[float, ...], int, Idle]] = []
-        self.members: dict[str, int] = {}  # agent id -> idle token it entered with
 
     def add(self, agent: Idle, key: tuple[float, ...]) -> None:
         """Add with its sort key (smaller first)."""
@@ -98,10 +112,6 @@ class KeyedPool:
         heapq.heappush(self._heap, (key, agent.idle_token, agent))
         if len(self._heap) > 4 * len(self.members) + 64:
             self._compact()
-
-    def discard(self, agent: Idle) -> None:
-        """Remove if present (its heap slot is skipped later)."""
-        self.members.pop(agent.id, None)
 
     def _live(self, item: tuple[tuple[float, ...], int, Idle]) -> bool:
         return self.members.get(item[2].id) == item[1]
@@ -130,9 +140,6 @@ class KeyedPool:
             if self._live(item) and ok(item[2]):
                 return item[2]
         return None
-
-    def __len__(self) -> int:
-        return len(self.members)
 
     def __iter__(self) -> Iterator[Idle]:
         return iter([it[2] for it in sorted(self._heap) if self._live(it)])

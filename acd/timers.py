@@ -9,14 +9,14 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from acd.timer_entry import Timer
 
 __all__ = ["Timer", "TimerHeap"]
 
-_push = heapq.heappush
-_pop = heapq.heappop
+_push: Final = heapq.heappush
+_pop: Final = heapq.heappop
 
 
 class TimerHeap:
