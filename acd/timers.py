@@ -19,20 +19,41 @@ _push: Final = heapq.heappush
 _pop: Final = heapq.heappop
 
 
-class TimerHeap:
-    """Deadlines in order; cancelled ones are dropped lazily."""
+_MIN_SWEEP = 1024
 
-    __slots__ = ("_seq", "heap")
+
+class TimerHeap:
+    """Deadlines in order; cancelled ones are dropped lazily.
+
+    A cancelled timer (an offer answered long before its ring timeout) would otherwise stay
+    filed until its deadline: when the heap has doubled since it was last swept, it is rebuilt
+    without them if they are at least half of it. That costs O(1) per timer, amortised, and
+    keeps the heap within four times the live timers.
+    """
+
+    __slots__ = ("_seq", "_sweep_at", "heap")
 
     def __init__(self) -> None:
         self.heap: list[Timer] = []  # read-only outside this class; heap[0][0] is the earliest
         self._seq = itertools.count()
+        self._sweep_at = _MIN_SWEEP
 
     def add(self, at: float, fn: Callable[[Any], None], arg: Any = None) -> Timer:
         """File a deadline."""
         t = Timer((at, next(self._seq), fn, arg))
-        _push(self.heap, t)
+        heap = self.heap
+        _push(heap, t)
+        if len(heap) >= self._sweep_at:
+            self._sweep()
         return t
+
+    def _sweep(self) -> None:
+        heap = self.heap
+        live = [t for t in heap if t[2] is not None]
+        if 2 * len(live) <= len(heap):
+            heap[:] = live  # in place: the engine holds this list
+            heapq.heapify(heap)
+        self._sweep_at = max(_MIN_SWEEP, 2 * len(heap))
 
     def next_deadline(self) -> float | None:
         """The earliest live deadline."""

@@ -11,7 +11,8 @@ A center of 5,000 agents in 50 groups (each agent serves 3 groups, in its own or
 
 Each decision is a full trip through `Engine.handle` with the simulated clock (state changes,
 timers, outputs). The bare figures do the same choices with a heap per group and an
-OrderedDict of idle agents per group, nothing else. Run: `python -m loadtest.bench_core`.
+OrderedDict of idle agents per group, nothing else. Run: `python -m loadtest.bench_core`; it
+says which build of the core it measured (pure Python, or compiled with ACD_COMPILE=1).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 from collections import OrderedDict
 from types import MappingProxyType
 
+from acd import engine as engine_module
 from acd import events as ev
 from acd.engine import Engine
 from acd.gc_tuning import tune_gc
@@ -191,6 +193,12 @@ def bare_call_side(orders: list[list[str]], groups: int, n: int, seed: int) -> f
     return n / (time.perf_counter() - start)
 
 
+def core_build() -> str:
+    """Which build of the core is imported: "compiled" (mypyc, see setup.py) or "python"."""
+    path = engine_module.__file__ or ""
+    return "compiled" if path.endswith((".so", ".pyd")) else "python"
+
+
 def main() -> None:
     """Print the figures (a table, or JSON with --json)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -219,6 +227,7 @@ def main() -> None:
     best = [max(col) for col in zip(*runs, strict=True)]
     eng_agent, eng_agent_cycle, eng_call, eng_call_cycle, bare_agent, bare_call = best
     result = {
+        "core": core_build(),
         "agents": a.agents,
         "groups": a.groups,
         "waiting": a.waiting,
@@ -234,6 +243,7 @@ def main() -> None:
     if a.json:
         print(json.dumps(result))
         return
+    print(f"core: {result['core']}")
     print(
         f"center: {a.agents} agents, {a.groups} groups, {a.waiting} calls waiting "
         f"(best of {a.repeat} rounds of {a.decisions:,} decisions)"

@@ -47,6 +47,25 @@ def test_timers_fire_in_deadline_then_filing_order_and_cancelled_ones_never() ->
     assert heap.next_deadline() is None
 
 
+def test_cancelled_timers_are_swept_before_their_deadline() -> None:
+    heap = TimerHeap()
+    fired: list[int] = []
+    kept = []
+    for i in range(20_000):
+        t = heap.add(1e9 + i, fired.append, i)  # far deadlines: never popped on their own
+        if i % 10:
+            t.cancel()  # nine in ten answered before their ring timeout
+        else:
+            kept.append(i)
+    assert len(heap) == len(kept)
+    assert len(heap.heap) <= 4 * len(kept) + 1024  # the cancelled ones did not pile up
+    while (t := heap.pop_due(2e9)) is not None:
+        fn = t.fn
+        assert fn is not None
+        fn(t.arg)
+    assert fired == kept  # every live timer fired, in deadline order
+
+
 def _recount(engine: Engine, gid: str) -> dict[AgentState, int]:
     g = engine.groups[gid]
     counts: Counter[AgentState] = Counter()
