@@ -4,7 +4,7 @@ store, committed in batches by the store's writer, off the event loop.
 Other sides use it through `acd.journal_api.Journal`: `note` (IVR path, surveys, recordings,
 voicemail, blocks...), `audit` (supervisor actions), `barrier` (the switch link awaits it before
 acknowledging a call's final event, so an acknowledged call always has its record) and
-`recent_contacts` (the screen pop's history).
+`recent_contacts` (the screen pop's history, from memory: `acd.recent`).
 
 Settings come from the `[store]` section (see `parse_store`).
 """
@@ -21,6 +21,7 @@ import msgspec
 from acd import events as ev
 from acd.configread import Problems
 from acd.model import CenterConfig
+from acd.recent import RecentContacts
 from acd.recorder import Recorder, config_record
 from acd.settings import section_reader
 from acd.store import AuditRecord, CallRecord, NoteRecord, SqliteStore, Store, open_store
@@ -73,6 +74,7 @@ class JournalComponent:
         self.clock = clock
         self.config = config  # the configuration in force (recorded on ConfigApplied)
         self.recorder = Recorder()
+        self.recent = RecentContacts()
         self.commit_hooks: list[CommitHook] = []
         self.recorded = 0
         self.engine: Any = None  # the live engine: what an owed task needs to be rebuilt
@@ -102,10 +104,16 @@ class JournalComponent:
                 # The customer is on the line: the switch holds the call from now on.
                 records.append(NoteRecord(o.call_id, "owed", o.at, {"owed": False}))  # type: ignore[attr-defined]
         if records:
+            critical = False
             for r in records:
-                if type(r) is CallRecord or type(r) is NoteRecord:
-                    self.critical += 1
-                    break
+                t = type(r)
+                if t is CallRecord:
+                    critical = True
+                    self.recent.add(r)
+                elif t is NoteRecord:
+                    critical = True
+            if critical:
+                self.critical += 1
             self.recorded += len(records)
             self.store.append(records)
 
@@ -180,21 +188,9 @@ class JournalComponent:
         await fut
 
     def recent_contacts(self, number: str, limit: int = 5) -> Sequence[Mapping[str, Any]]:
-        """The caller's latest contacts with the center (committed ones), newest first."""
-        if not number:
-            return []
-        return [
-            {
-                "call_id": r.call_id,
-                "at": r.queued_at if r.queued_at is not None else r.ended_at,
-                "ended_at": r.ended_at,
-                "group": r.group,
-                "cause": r.cause,
-                "agent": r.agents[-1] if r.agents else "",
-                "talk": r.talk,
-            }
-            for r in self.store.recent_calls(number, limit)
-        ]
+        """The caller's latest contacts with the center, newest first (from memory; the
+        store is asked only for a number whose history is not held)."""
+        return self.recent.get(number, limit, self.store.recent_calls)
 
     # Component ----------------------------------------------------------------------
 
@@ -207,6 +203,12 @@ class JournalComponent:
         if self.config is None:
             self.config = lambda: app.engine.config
         self.engine = app.engine
+        # Every number with a history, before any record is added (records come from
+        # the core, subscribed below).
+        callers = getattr(self.store, "callers", None)
+        if callers is not None:
+            numbers = await asyncio.to_thread(lambda: list(callers()))
+            self.recent.load(numbers)
         self.store.append([config_record(app.engine.config, self.clock(), "start")])
         app.core.subscribe(self.record)
 
