@@ -6,6 +6,11 @@ voicemail, blocks...), `audit` (supervisor actions), `barrier` (the switch link 
 acknowledging a call's final event, so an acknowledged call always has its record) and
 `recent_contacts` (the screen pop's history, from memory: `acd.recent`).
 
+Records are handed to the store's writer in batches, at most `HAND_OVER` seconds after they
+were made (at once when someone awaits the barrier): one hand-over wakes the writer thread,
+which then contends for the interpreter lock, so a hand-over per engine step cost more than
+the records.
+
 Settings come from the `[store]` section (see `parse_store`).
 """
 
@@ -30,6 +35,7 @@ from acd.store.base import CommitHook
 if TYPE_CHECKING:
     from acd.app import App
 
+HAND_OVER = 0.02  # seconds records may wait on the event loop before going to the writer
 TASK_KINDS = (ev.CallKind.CALLBACK, ev.CallKind.VOICEMAIL)
 NOTE_KINDS = frozenset(
     {"ivr", "survey", "recording", "voicemail", "block", "lost", "intercept", "handback", "owed"}
@@ -81,6 +87,8 @@ class JournalComponent:
         # Bumped by every call record and owed task appended: a reply that follows such a
         # fact waits for the barrier (the switch link compares it around each request).
         self.critical = 0
+        self._held: list[Any] = []  # records not yet handed to the store
+        self._handover: asyncio.TimerHandle | None = None
 
     # Journal protocol ---------------------------------------------------------------
 
@@ -115,7 +123,7 @@ class JournalComponent:
             if critical:
                 self.critical += 1
             self.recorded += len(records)
-            self.store.append(records)
+            self._hand(records)
 
     def _owed(self, o: ev.CallbackQueued) -> NoteRecord:
         """What restoring a callback or voicemail task needs (see acd.recovery)."""
@@ -159,7 +167,7 @@ class JournalComponent:
         if kind not in NOTE_KINDS:
             raise ValueError(f"unknown note kind {kind!r}")
         self.recorded += 1
-        self.store.append([NoteRecord(call_id, kind, at, dict(data))])
+        self._hand([NoteRecord(call_id, kind, at, dict(data))])
 
     def audit(
         self,
@@ -174,10 +182,31 @@ class JournalComponent:
     ) -> None:
         """One supervisor or admin action, allowed or refused."""
         self.recorded += 1
-        self.store.append([AuditRecord(at, who, role, action, target, dict(params), result)])
+        self._hand([AuditRecord(at, who, role, action, target, dict(params), result)])
+
+    def _hand(self, records: Sequence[Any]) -> None:
+        """Hold records for the next hand-over (straight to the store outside a loop)."""
+        self._held.extend(records)
+        if self._handover is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._handover = loop.call_later(HAND_OVER, self.flush)
+
+    def flush(self) -> None:
+        """Hand every record held to the store's writer now."""
+        if self._handover is not None:
+            self._handover.cancel()
+            self._handover = None
+        if self._held:
+            held, self._held = self._held, []
+            self.store.append(held)
 
     async def barrier(self) -> None:
         """Return once everything recorded before this call is committed."""
+        self.flush()
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
 
@@ -209,12 +238,13 @@ class JournalComponent:
         if callers is not None:
             numbers = await asyncio.to_thread(lambda: list(callers()))
             self.recent.load(numbers)
-        self.store.append([config_record(app.engine.config, self.clock(), "start")])
+        self._hand([config_record(app.engine.config, self.clock(), "start")])
         app.core.subscribe(self.record)
 
     async def stop(self, app: App) -> None:
         """Close open agent intervals, commit everything and close the store."""
-        self.store.append(self.recorder.close_states(self.clock()))
+        self._hand(self.recorder.close_states(self.clock()))
+        self.flush()
         await asyncio.to_thread(self.store.close)
 
 

@@ -156,7 +156,7 @@ class SqliteStore:
         *,
         synchronous: Synchronous = "full",
         batch: int = 5000,
-        linger: float = 0.05,
+        linger: float = 0.02,
         sync_linger: float = 0.005,
         writer: bool = True,
         on_commit: CommitHook | None = None,
