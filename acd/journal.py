@@ -4,7 +4,12 @@ store, committed in batches by the store's writer, off the event loop.
 Other sides use it through `acd.journal_api.Journal`: `note` (IVR path, surveys, recordings,
 voicemail, blocks...), `audit` (supervisor actions), `barrier` (the switch link awaits it before
 acknowledging a call's final event, so an acknowledged call always has its record) and
-`recent_contacts` (the screen pop's history).
+`recent_contacts` (the screen pop's history, from memory: `acd.recent`).
+
+Records are handed to the store's writer in batches, at most `HAND_OVER` seconds after they
+were made (at once when someone awaits the barrier): one hand-over wakes the writer thread,
+which then contends for the interpreter lock, so a hand-over per engine step cost more than
+the records.
 
 Settings come from the `[store]` section (see `parse_store`).
 """
@@ -21,6 +26,7 @@ import msgspec
 from acd import events as ev
 from acd.configread import Problems
 from acd.model import CenterConfig
+from acd.recent import RecentContacts
 from acd.recorder import Recorder, config_record
 from acd.settings import section_reader
 from acd.store import AuditRecord, CallRecord, NoteRecord, SqliteStore, Store, open_store
@@ -29,6 +35,7 @@ from acd.store.base import CommitHook
 if TYPE_CHECKING:
     from acd.app import App
 
+HAND_OVER = 0.02  # seconds records may wait on the event loop before going to the writer
 TASK_KINDS = (ev.CallKind.CALLBACK, ev.CallKind.VOICEMAIL)
 NOTE_KINDS = frozenset(
     {"ivr", "survey", "recording", "voicemail", "block", "lost", "intercept", "handback", "owed"}
@@ -73,12 +80,15 @@ class JournalComponent:
         self.clock = clock
         self.config = config  # the configuration in force (recorded on ConfigApplied)
         self.recorder = Recorder()
+        self.recent = RecentContacts()
         self.commit_hooks: list[CommitHook] = []
         self.recorded = 0
         self.engine: Any = None  # the live engine: what an owed task needs to be rebuilt
         # Bumped by every call record and owed task appended: a reply that follows such a
         # fact waits for the barrier (the switch link compares it around each request).
         self.critical = 0
+        self._held: list[Any] = []  # records not yet handed to the store
+        self._handover: asyncio.TimerHandle | None = None
 
     # Journal protocol ---------------------------------------------------------------
 
@@ -102,12 +112,18 @@ class JournalComponent:
                 # The customer is on the line: the switch holds the call from now on.
                 records.append(NoteRecord(o.call_id, "owed", o.at, {"owed": False}))  # type: ignore[attr-defined]
         if records:
+            critical = False
             for r in records:
-                if type(r) is CallRecord or type(r) is NoteRecord:
-                    self.critical += 1
-                    break
+                t = type(r)
+                if t is CallRecord:
+                    critical = True
+                    self.recent.add(r)
+                elif t is NoteRecord:
+                    critical = True
+            if critical:
+                self.critical += 1
             self.recorded += len(records)
-            self.store.append(records)
+            self._hand(records)
 
     def _owed(self, o: ev.CallbackQueued) -> NoteRecord:
         """What restoring a callback or voicemail task needs (see acd.recovery)."""
@@ -151,7 +167,7 @@ class JournalComponent:
         if kind not in NOTE_KINDS:
             raise ValueError(f"unknown note kind {kind!r}")
         self.recorded += 1
-        self.store.append([NoteRecord(call_id, kind, at, dict(data))])
+        self._hand([NoteRecord(call_id, kind, at, dict(data))])
 
     def audit(
         self,
@@ -166,10 +182,31 @@ class JournalComponent:
     ) -> None:
         """One supervisor or admin action, allowed or refused."""
         self.recorded += 1
-        self.store.append([AuditRecord(at, who, role, action, target, dict(params), result)])
+        self._hand([AuditRecord(at, who, role, action, target, dict(params), result)])
+
+    def _hand(self, records: Sequence[Any]) -> None:
+        """Hold records for the next hand-over (straight to the store outside a loop)."""
+        self._held.extend(records)
+        if self._handover is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._handover = loop.call_later(HAND_OVER, self.flush)
+
+    def flush(self) -> None:
+        """Hand every record held to the store's writer now."""
+        if self._handover is not None:
+            self._handover.cancel()
+            self._handover = None
+        if self._held:
+            held, self._held = self._held, []
+            self.store.append(held)
 
     async def barrier(self) -> None:
         """Return once everything recorded before this call is committed."""
+        self.flush()
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
 
@@ -180,21 +217,9 @@ class JournalComponent:
         await fut
 
     def recent_contacts(self, number: str, limit: int = 5) -> Sequence[Mapping[str, Any]]:
-        """The caller's latest contacts with the center (committed ones), newest first."""
-        if not number:
-            return []
-        return [
-            {
-                "call_id": r.call_id,
-                "at": r.queued_at if r.queued_at is not None else r.ended_at,
-                "ended_at": r.ended_at,
-                "group": r.group,
-                "cause": r.cause,
-                "agent": r.agents[-1] if r.agents else "",
-                "talk": r.talk,
-            }
-            for r in self.store.recent_calls(number, limit)
-        ]
+        """The caller's latest contacts with the center, newest first (from memory; the
+        store is asked only for a number whose history is not held)."""
+        return self.recent.get(number, limit, self.store.recent_calls)
 
     # Component ----------------------------------------------------------------------
 
@@ -207,12 +232,19 @@ class JournalComponent:
         if self.config is None:
             self.config = lambda: app.engine.config
         self.engine = app.engine
-        self.store.append([config_record(app.engine.config, self.clock(), "start")])
+        # Every number with a history, before any record is added (records come from
+        # the core, subscribed below).
+        callers = getattr(self.store, "callers", None)
+        if callers is not None:
+            numbers = await asyncio.to_thread(lambda: list(callers()))
+            self.recent.load(numbers)
+        self._hand([config_record(app.engine.config, self.clock(), "start")])
         app.core.subscribe(self.record)
 
     async def stop(self, app: App) -> None:
         """Close open agent intervals, commit everything and close the store."""
-        self.store.append(self.recorder.close_states(self.clock()))
+        self._hand(self.recorder.close_states(self.clock()))
+        self.flush()
         await asyncio.to_thread(self.store.close)
 
 

@@ -102,6 +102,7 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.offered = Counter(
             "acd_calls_offered", "Calls offered to the queue", ["queue"], registry=r
         )
@@ -197,12 +198,12 @@ class Metrics:
             if t is ev.CallQueued:
                 assert isinstance(o, ev.CallQueued)
                 if o.kind is _INBOUND and not o.requeued and not getattr(o, "restored", False):
-                    self.offered.labels(o.group).inc()
+                    self._child(self.offered, o.group).inc()
             elif t is ev.CallOffered:
                 pass
             elif t is ev.OfferEnded:
                 assert isinstance(o, ev.OfferEnded)
-                self.offers.labels(o.group, o.result).inc()
+                self._child(self.offers, o.group, o.result).inc()
             elif t is ev.AgentStateChanged:
                 assert isinstance(o, ev.AgentStateChanged)
                 self._state(o)
@@ -210,32 +211,32 @@ class Metrics:
                 assert isinstance(o, ev.CallAnswered)
                 self._group[o.agent_id] = o.group
                 if o.kind is _INBOUND:
-                    self.answered.labels(o.group).inc()
+                    self._child(self.answered, o.group).inc()
                     if o.wait <= self._threshold(o.group):
-                        self.answered_sl.labels(o.group).inc()
-                    self.wait.labels(o.group, "answered").observe(o.wait)
+                        self._child(self.answered_sl, o.group).inc()
+                    self._child(self.wait, o.group, "answered").observe(o.wait)
             elif t is ev.CallAbandoned:
                 assert isinstance(o, ev.CallAbandoned)
-                self.abandoned.labels(o.group).inc()
+                self._child(self.abandoned, o.group).inc()
                 if o.wait <= self._threshold(o.group):
-                    self.abandoned_sl.labels(o.group).inc()
-                self.wait.labels(o.group, "abandoned").observe(o.wait)
+                    self._child(self.abandoned_sl, o.group).inc()
+                self._child(self.wait, o.group, "abandoned").observe(o.wait)
             elif t is ev.CallBlocked:
                 assert isinstance(o, ev.CallBlocked)
                 if o.reason == "full":
-                    self.offered.labels(o.group).inc()
-                    self.blocked.labels(o.group).inc()
+                    self._child(self.offered, o.group).inc()
+                    self._child(self.blocked, o.group).inc()
             elif t is ev.CallOverflowed:
                 assert isinstance(o, ev.CallOverflowed)
                 if o.from_group != o.to_group:
-                    self.overflowed.labels(o.from_group, o.to_group).inc()
+                    self._child(self.overflowed, o.from_group, o.to_group).inc()
             elif t is ev.CallbackQueued:
                 assert isinstance(o, ev.CallbackQueued)
                 if o.attempt == 0:
-                    self.callbacks.labels(o.group, "queued").inc()
+                    self._child(self.callbacks, o.group, "queued").inc()
             elif t is ev.CallbackAttempted:
                 assert isinstance(o, ev.CallbackAttempted)
-                self.callbacks.labels(o.group, o.outcome).inc()
+                self._child(self.callbacks, o.group, o.outcome).inc()
             elif t is ev.CallEnded:
                 assert isinstance(o, ev.CallEnded)
                 if o.answered_at is not None and o.kind is not CallKind.CONSULT:
@@ -245,7 +246,15 @@ class Metrics:
                 assert isinstance(o, ev.WrapUpEnded)
                 self.wrapup.observe(o.seconds)
                 talk = self._talk.pop(o.agent_id, 0.0)
-                self.handle.labels(o.group).observe(talk + o.seconds)
+                self._child(self.handle, o.group).observe(talk + o.seconds)
+
+    def _child(self, metric: Any, *values: str) -> Any:
+        """`metric.labels(*values)`, looked up once (labels are bounded; none is removed)."""
+        key = (id(metric), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     threshold_of: Any = None  # set by the component: group id -> service-target seconds
 
@@ -258,7 +267,7 @@ class Metrics:
         if prev is not None and prev[0] is o.old and o.at >= prev[1]:
             if o.old is o.new:
                 return  # pending or reason change: the state's clock runs on
-            self.state_seconds.labels(o.old.value).inc(o.at - prev[1])
+            self._child(self.state_seconds, o.old.value).inc(o.at - prev[1])
         elif o.old is o.new:
             return
         if o.new is _S.LOGGED_OUT:
@@ -274,7 +283,7 @@ class Metrics:
             else:
                 group = self._group.get(o.agent_id)
                 if group is not None:
-                    self.handle.labels(group).observe(talk)
+                    self._child(self.handle, group).observe(talk)
 
     def exposition(self) -> bytes:
         """The text format of everything on the registry."""

@@ -29,6 +29,7 @@ from typing import Any, Union
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from agent_gateway.framing import Error, Ok
 from ivr import messages as m
@@ -135,6 +136,7 @@ class SimSwitch:
         self._writer: asyncio.Task[None] | None = None
         self._out: deque[bytes] = deque()
         self._wake = asyncio.Event()
+        self._flushing = False
         self.closed = asyncio.Event()
         self.mute: set[str] = set()  # command types left unanswered (tests)
         self.refuse: set[str] = set()  # command types answered with a failure (tests)
@@ -278,11 +280,37 @@ class SimSwitch:
         self._send(m.Result(msg.seq, ok, "" if ok else "unknown_call"))
 
     def _send(self, msg: Any) -> None:
-        """Queue a frame for the writer (frames go out in order, nobody awaits)."""
-        if self.ws is None:
+        """Send a frame without awaiting: into the connection's protocol at once while the
+        socket keeps up (every frame of a loop turn then goes out in one write), else queued
+        for the writer (frames go out in order either way)."""
+        ws = self.ws
+        if ws is None:
             return
-        self._out.append(self._enc.encode(msg))
-        self._wake.set()
+        data = self._enc.encode(msg)
+        if (
+            self._out
+            or ws.paused
+            or ws.send_in_progress is not None
+            or (ws.protocol.state is not State.OPEN)
+        ):
+            self._out.append(data)
+            self._wake.set()
+            return
+        if self.binary:
+            ws.protocol.send_binary(data)
+        else:
+            ws.protocol.send_text(data)
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().call_soon(self._flush, ws)
+
+    def _flush(self, ws: ClientConnection) -> None:
+        self._flushing = False
+        chunks = ws.protocol.data_to_send()
+        if chunks and all(chunks) and not ws.transport.is_closing():
+            ws.transport.write(b"".join(chunks))  # one system call for the turn's frames
+        elif chunks:
+            ws.send_data()  # an end-of-stream marker among them: websockets' own way
 
     async def _write(self, ws: ClientConnection) -> None:
         out, text = self._out, not self.binary

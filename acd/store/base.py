@@ -59,6 +59,9 @@ class Store(Protocol):
     def recent_calls(self, caller: str, limit: int) -> list[CallRecord]:
         """The caller's latest call records, newest first."""
 
+    def callers(self) -> Iterator[str]:
+        """Every caller number with a call record (each once)."""
+
     def offers(self, since: float, until: float) -> Iterator[OfferRecord]:
         """Offers that ended in [since, until)."""
 

@@ -2,7 +2,12 @@
 
 The event loop hands records over a queue and never waits for the disk. The writer thread
 takes everything queued (up to `batch` records), inserts it with one `executemany` per table,
-commits once, then releases every `sync` waiter that was queued behind those records. A
+commits once, then releases every `sync` waiter that was queued behind those records.
+
+A commit has a fixed cost (about 150 µs of CPU whatever it holds, with its fsync) that a call's
+few records do not amortise, so the writer gathers before it commits: records nobody waits for
+wait up to `linger` seconds for company, and a `sync` waiter up to `sync_linger` (a few
+milliseconds on an acknowledgement, against a commit per call at hundreds of calls a second). A
 commit that fails (disk full, I/O error) is rolled back and retried; waiters stay waiting, so
 nothing is acknowledged that is not on disk.
 
@@ -151,11 +156,15 @@ class SqliteStore:
         *,
         synchronous: Synchronous = "full",
         batch: int = 5000,
+        linger: float = 0.02,
+        sync_linger: float = 0.005,
         writer: bool = True,
         on_commit: CommitHook | None = None,
     ) -> None:
         self.path = Path(path)
         self.batch = batch
+        self.linger = linger
+        self.sync_linger = sync_linger
         self.on_commit = on_commit
         self.committed = 0  # records committed so far
         self.commits = 0
@@ -205,10 +214,14 @@ class SqliteStore:
             pending: list[Sequence[Record]] = []
             syncs: list[_Sync] = []
             count = 0
+            deadline = 0.0  # when to stop gathering (0: not gathering yet)
             while True:
                 if item is _STOP:
                     stop = True
-                elif isinstance(item, _Sync):
+                elif type(item) is _Sync:
+                    if not syncs:  # someone waits: gather only briefly
+                        soon = time.monotonic() + self.sync_linger
+                        deadline = soon if deadline == 0.0 else min(deadline, soon)
                     syncs.append(item)
                 else:
                     pending.append(item)
@@ -217,6 +230,18 @@ class SqliteStore:
                     break
                 try:
                     item = q.get_nowait()
+                    continue
+                except queue.Empty:
+                    pass
+                if stop or not pending:
+                    break
+                if deadline == 0.0:
+                    deadline = time.monotonic() + self.linger
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    item = q.get(timeout=left)
                 except queue.Empty:
                     break
             if pending:
@@ -298,6 +323,13 @@ class SqliteStore:
             "SELECT body FROM calls WHERE call_id = ? ORDER BY ended_at DESC LIMIT 1", (call_id,)
         )
         return _call_decode.decode(rows[0][0]) if rows else None
+
+    def callers(self) -> Iterator[str]:
+        """Every caller number with a call record (each once)."""
+        for (caller,) in self._reader().execute(
+            "SELECT DISTINCT caller FROM calls WHERE caller != ''"
+        ):
+            yield caller
 
     def call_ids(self) -> set[str]:
         """Ids of every call recorded."""
