@@ -554,8 +554,10 @@ class Engine:
     def _leave_idle(self, agent: Agent) -> None:
         if agent.pools:
             aid = agent.id
-            for pool in agent.pools:
-                pool.members.pop(aid, None)  # as pool.discard(agent)
+            for pool in agent.pools:  # as pool.discard(agent), without the call
+                members = pool.members
+                if aid in members:  # `in` and `del` are C operations in a compiled build
+                    del members[aid]
             agent.pools = []
             agent.idle_token += 1
 
@@ -597,13 +599,13 @@ class Engine:
             if len(key) < 2 and level <= g.floor:
                 # Everyone in this pool has the level and the only attribute: take the first.
                 agent = pool.head()
-                assert isinstance(agent, Agent)
+                assert agent is not None  # members is not empty
                 self._offer(call, agent, g)
                 return
             skill = cfg.skill
 
             def ok(
-                a: Any,
+                a: Agent,
                 level: int = level,
                 skill: str = skill,
                 key: MatchKey = key,
@@ -613,7 +615,6 @@ class Engine:
 
             agent = pool.first(ok)
             if agent is not None:
-                assert isinstance(agent, Agent)
                 self._offer(call, agent, g)
                 return
 
@@ -943,24 +944,29 @@ class Engine:
     # ------------------------------------------------------------------ calls: caller side
 
     def _on_enqueue(self, e: ev.EnqueueCall) -> None:
-        if e.call.id in self.calls:
-            raise DuplicateCall(f"call {e.call.id} is already live", call_id=e.call.id)
-        g = self.groups.get(e.group) or self.group(e.group)  # the latter raises
+        # Each field is read once: reading an event's field is a lookup, not a C load.
         info = e.call
-        if e.priority is None and not e.bonus:
-            base = self._bases.get((info.brand, info.vip))
+        cid = info.id
+        if cid in self.calls:
+            raise DuplicateCall(f"call {cid} is already live", call_id=cid)
+        gid = e.group
+        g = self.groups.get(gid) or self.group(gid)  # the latter raises
+        priority, bonus = e.priority, e.bonus
+        brand, vip = info.brand, info.vip
+        if priority is None and not bonus:
+            base = self._bases.get((brand, vip))
             if base is None:
-                base = self._base(info.brand, info.vip)
+                base = self._base(brand, vip)
         else:
             pr = self.config.priorities
-            if e.priority is not None:
-                base = min(pr.ceiling, max(pr.floor, e.priority + e.bonus))
+            if priority is not None:
+                base = min(pr.ceiling, max(pr.floor, priority + bonus))
             else:
-                base = pr.base(info.brand, info.vip, e.bonus)
-        queued_at = self.now if e.queued_at is None else e.queued_at
-        call = Call(info, INBOUND, g.cfg.id, base, queued_at)
-        self.calls[call.id] = call
-        self._admit(call, g, restoring=e.queued_at is not None)
+                base = pr.base(brand, vip, bonus)
+        restored_at = e.queued_at
+        call = Call(info, INBOUND, g.cfg.id, base, self.now if restored_at is None else restored_at)
+        self.calls[cid] = call
+        self._admit(call, g, restoring=restored_at is not None)
 
     def _on_restore_connected(self, e: ev.RestoreConnected) -> None:
         if e.call.id in self.calls:

@@ -10,18 +10,15 @@ nothing it depends on changes while the agent is idle.
 from __future__ import annotations
 
 import heapq
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from acd.model import Strategy
 
-
-class Idle(Protocol):
-    """What a pool needs to know of an agent."""
-
-    id: str
-    idle_token: int
+if (
+    TYPE_CHECKING
+):  # live.py imports this module; typed as Agent, a compiled build reads fields directly
+    from acd.live import Agent
 
 
 class Pool:
@@ -37,64 +34,62 @@ class Pool:
     def __init__(self) -> None:
         self.members: dict[str, Any] = {}
 
-    def add(self, agent: Idle, key: tuple[float, ...]) -> None:
+    def add(self, agent: Agent, key: tuple[float, ...]) -> None:
         """Add an agent that became idle, with its strategy key."""
         raise NotImplementedError
 
-    def discard(self, agent: Idle) -> None:
+    def discard(self, agent: Agent) -> None:
         """Remove if present."""
         self.members.pop(agent.id, None)
 
-    def first(self, ok: Callable[[Idle], bool]) -> Idle | None:
+    def first(self, ok: Callable[[Agent], bool]) -> Agent | None:
         """The first agent in strategy order passing `ok`."""
         raise NotImplementedError
 
-    def head(self) -> Idle | None:
+    def head(self) -> Agent | None:
         """The first agent in strategy order."""
         raise NotImplementedError
 
     def __len__(self) -> int:
         return len(self.members)
 
-    def __iter__(self) -> Iterator[Idle]:
+    def __iter__(self) -> Iterator[Agent]:
         raise NotImplementedError
 
 
 class FifoPool(Pool):
-    """Longest idle first: insertion order is idle order, O(1) add, remove and take."""
+    """Longest idle first: insertion order is idle order; O(1) add and remove.
+
+    `members` is a plain dictionary, which keeps insertion order: the head is its first
+    entry. Removals leave empty slots at the front that the scan for the head steps over in C,
+    never more than the table's size, and the table drops them when it resizes; an ordered
+    dictionary or a deque with lazy removal costs more per agent in and out.
+    """
 
     __slots__ = ()
 
-    def __init__(self) -> None:
-        # Ordered: the head is taken after many removals at the front, which a plain dict
-        # would walk past one deleted slot at a time.
-        self.members = OrderedDict()
-
-    def add(self, agent: Idle, key: tuple[float, ...]) -> None:
+    def add(self, agent: Agent, key: tuple[float, ...]) -> None:
         """Add at the back (the agent has been idle the shortest time)."""
         self.members[agent.id] = agent
 
-    def head(self) -> Idle | None:
+    def head(self) -> Agent | None:
         """The longest-idle agent."""
-        agents: dict[str, Idle] = self.members
+        agents: dict[str, Agent] = self.members
         for a in agents.values():
             return a
         return None
 
-    def first(self, ok: Callable[[Idle], bool]) -> Idle | None:
+    def first(self, ok: Callable[[Agent], bool]) -> Agent | None:
         """The longest-idle agent passing `ok`."""
-        agents: dict[str, Idle] = self.members
-        if agents:
-            a = next(iter(agents.values()))
-            if ok(a):
-                return a
+        agents: dict[str, Agent] = self.members
         for a in agents.values():
             if ok(a):
                 return a
         return None
 
-    def __iter__(self) -> Iterator[Idle]:
-        return iter(list(self.members.values()))
+    def __iter__(self) -> Iterator[Agent]:
+        agents: dict[str, Agent] = self.members
+        return iter(list(agents.values()))
 
 
 class KeyedPool(Pool):
@@ -103,31 +98,32 @@ class KeyedPool(Pool):
     __slots__ = ("_heap",)
 
     def __init__(self) -> None:
-        super().__init__()  # members: agent id -> idle token it entered with
-        self._heap: list[tuple[tuple[float, ...], int, Idle]] = []
+        super().__init__()
+        self._heap: list[tuple[tuple[float, ...], int, Agent]] = []
 
-    def add(self, agent: Idle, key: tuple[float, ...]) -> None:
+    def add(self, agent: Agent, key: tuple[float, ...]) -> None:
         """Add with its sort key (smaller first)."""
-        self.members[agent.id] = agent.idle_token
-        heapq.heappush(self._heap, (key, agent.idle_token, agent))
+        token = agent.idle_token
+        self.members[agent.id] = token
+        heapq.heappush(self._heap, (key, token, agent))
         if len(self._heap) > 4 * len(self.members) + 64:
             self._compact()
 
-    def _live(self, item: tuple[tuple[float, ...], int, Idle]) -> bool:
+    def _live(self, item: tuple[tuple[float, ...], int, Agent]) -> bool:
         return self.members.get(item[2].id) == item[1]
 
     def _compact(self) -> None:
         self._heap = [it for it in self._heap if self._live(it)]
         heapq.heapify(self._heap)
 
-    def head(self) -> Idle | None:
+    def head(self) -> Agent | None:
         """The first agent in key order."""
         heap = self._heap
         while heap and not self._live(heap[0]):
             heapq.heappop(heap)
         return heap[0][2] if heap else None
 
-    def first(self, ok: Callable[[Idle], bool]) -> Idle | None:
+    def first(self, ok: Callable[[Agent], bool]) -> Agent | None:
         """The first agent in key order passing `ok`."""
         heap = self._heap
         while heap and not self._live(heap[0]):
@@ -141,7 +137,7 @@ class KeyedPool(Pool):
                 return item[2]
         return None
 
-    def __iter__(self) -> Iterator[Idle]:
+    def __iter__(self) -> Iterator[Agent]:
         return iter([it[2] for it in sorted(self._heap) if self._live(it)])
 
 
