@@ -7,7 +7,6 @@ engine back at (or after) that time; `pop_due(now)` yields what fell due, in dea
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -16,31 +15,32 @@ from acd.timer_entry import Timer
 __all__ = ["Timer", "TimerHeap"]
 
 _push: Final = heapq.heappush
+_Timer: Final = Timer
 _pop: Final = heapq.heappop
-
-
-_MIN_SWEEP = 1024
 
 
 class TimerHeap:
     """Deadlines in order; cancelled ones are dropped lazily.
 
     A cancelled timer (an offer answered long before its ring timeout) would otherwise stay
-    filed until its deadline: when the heap has doubled since it was last swept, it is rebuilt
-    without them if they are at least half of it. That costs O(1) per timer, amortised, and
-    keeps the heap within four times the live timers.
+    filed until its deadline: once the heap holds `sweep_min` timers and has doubled since it
+    was last swept, it is rebuilt without them if they are at least half of it. That costs
+    O(1) per timer, amortised (the floor keeps rebuilding the live ones rare), and keeps the
+    heap within four times the live timers or `sweep_min`.
     """
 
-    __slots__ = ("_seq", "_sweep_at", "heap")
+    __slots__ = ("_seq", "_sweep_at", "_sweep_min", "heap")
 
-    def __init__(self) -> None:
+    def __init__(self, sweep_min: int = 1 << 16) -> None:
         self.heap: list[Timer] = []  # read-only outside this class; heap[0][0] is the earliest
-        self._seq = itertools.count()
-        self._sweep_at = _MIN_SWEEP
+        self._seq = 0  # filing order: breaks ties between equal deadlines
+        self._sweep_min = sweep_min
+        self._sweep_at = sweep_min
 
     def add(self, at: float, fn: Callable[[Any], None], arg: Any = None) -> Timer:
         """File a deadline."""
-        t = Timer((at, next(self._seq), fn, arg))
+        seq = self._seq = self._seq + 1
+        t = _Timer((at, seq, fn, arg))
         heap = self.heap
         _push(heap, t)
         if len(heap) >= self._sweep_at:
@@ -53,7 +53,7 @@ class TimerHeap:
         if 2 * len(live) <= len(heap):
             heap[:] = live  # in place: the engine holds this list
             heapq.heapify(heap)
-        self._sweep_at = max(_MIN_SWEEP, 2 * len(heap))
+        self._sweep_at = max(self._sweep_min, 2 * len(heap))
 
     def next_deadline(self) -> float | None:
         """The earliest live deadline."""
