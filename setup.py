@@ -17,7 +17,7 @@ import os
 from setuptools import setup
 
 # The pure core on the decision path. events.py stays Python: its msgspec Structs are
-# extension types already; timer_entry.py holds a list subclass, which mypyc cannot compile.
+# extension types already.
 COMPILED = [
     "acd/engine.py",
     "acd/live.py",

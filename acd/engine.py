@@ -49,10 +49,12 @@ from acd.model import (
     SkillGroup,
 )
 from acd.queues import Entry, GroupQueue, MatchKey
-from acd.states import DEFER, TRANSITIONS, AgentState, Trigger, transition
+from acd.states import BY_STATE, DEFER, AgentState, Trigger, transition
 from acd.stats import GroupStats
 from acd.strategies import Pool, new_pool
 from acd.timers import TimerHeap
+from acd.timers import cancel as cancel_timer
+from acd.timers import deadline as timer_deadline
 
 # Enum members named on every event, as module constants: plain names are the cheapest to read
 # (enum class attributes are slow, see acd.members), and a compiled build (docs/performance.md)
@@ -445,7 +447,7 @@ class Engine:
     ) -> None:
         """The one place an agent's state changes (the table in acd.states decides)."""
         old = agent.state
-        result = TRANSITIONS.get((old, trigger))
+        result = BY_STATE[old].get(trigger)
         if result is None:
             transition(old, trigger)  # raises IllegalTransition, nothing changed
         if result is DEFER:
@@ -519,7 +521,7 @@ class Engine:
         agent.misses = 0
         agent.online = False
         if agent.cooldown is not None:
-            agent.cooldown.cancel()
+            cancel_timer(agent.cooldown)
             agent.cooldown = None
         agent.available_at = min(agent.available_at, self.now)  # a new sign-in starts afresh
         while agent.assigned:
@@ -660,7 +662,9 @@ class Engine:
         else:  # matched on arrival, never filed: only the home index may hold it
             home_group = self.groups.get(call.group)
             if home_group is not None:
-                home_group.home.pop(call.id, None)
+                waiting = home_group.home
+                if call.id in waiting:  # `in` and `del`: no method call in a compiled build
+                    del waiting[call.id]
         call.phase = OFFERED
         call.agent = agent
         if agent.pools:
@@ -711,13 +715,15 @@ class Engine:
             entries.clear()
         home = self.groups.get(call.group)
         if home is not None:
-            home.home.pop(call.id, None)
+            waiting = home.home
+            if call.id in waiting:
+                del waiting[call.id]
 
     def _requeue(self, call: Call) -> None:
         """An offer fell through: the call goes back to its place and is matched again."""
         call.agent = None
         if call.timer is not None:
-            call.timer.cancel()
+            cancel_timer(call.timer)
             call.timer = None
         if call.kind is CallKind.CONSULT and not call.targets:
             self._end(call, Cause.ENDED, "system")  # a consult to one agent that failed
@@ -803,12 +809,12 @@ class Engine:
         """Out of the queues: until a timer (retry, schedule) or an event (voicemail...)."""
         self._unqueue(call)
         if call.rule_timer is not None:
-            call.rule_timer.cancel()
+            cancel_timer(call.rule_timer)
             call.rule_timer = None
         call.phase = PARKED
         call.parked_for = why
         if call.timer is not None:
-            call.timer.cancel()
+            cancel_timer(call.timer)
         call.timer = None if until is None else self.timers.add(until, self._unpark, call)
 
     def _unpark(self, call: Call) -> None:
@@ -830,7 +836,7 @@ class Engine:
     def _rules(self, call: Call) -> None:
         """Apply the home group's due overflow rules to a waiting inbound call."""
         if call.rule_timer is not None:
-            call.rule_timer.cancel()
+            cancel_timer(call.rule_timer)
             call.rule_timer = None
         if call.phase is not QUEUED or not call.caller_present:
             return
@@ -859,10 +865,10 @@ class Engine:
         self._rules(call)
 
     def _schedule_check(self, g: Group, at: float) -> None:
-        if g.check is not None and g.check.at <= at:
+        if g.check is not None and timer_deadline(g.check) <= at:
             return
         if g.check is not None:
-            g.check.cancel()
+            cancel_timer(g.check)
         g.check = self.timers.add(at, self._group_check, g)
 
     def _group_check(self, g: Group) -> None:
@@ -1039,7 +1045,7 @@ class Engine:
     def _withdraw(self, call: Call, agent: Agent, reason: str) -> None:
         """Stop an offer (ringing or connecting) without deciding where the agent goes."""
         if call.timer is not None:
-            call.timer.cancel()
+            cancel_timer(call.timer)
             call.timer = None
         if call.phase is OFFERED:
             self._emit(ev.OfferEnded(self.now, call.id, agent.id, call.group, "withdrawn", reason))
@@ -1089,7 +1095,7 @@ class Engine:
             call.held = False
         for t in (call.timer, call.rule_timer):
             if t is not None:
-                t.cancel()
+                cancel_timer(t)
         call.timer = call.rule_timer = None
         self._unqueue(call)
         call.phase = ENDED
@@ -1382,7 +1388,7 @@ class Engine:
         call.number = number
         call.attempts = 0
         if call.rule_timer is not None:
-            call.rule_timer.cancel()
+            cancel_timer(call.rule_timer)
             call.rule_timer = None
         self._emit(ev.ReleaseCaller(self.now, call.id, "callback"))
         if call.phase is ASSIGNED:
@@ -1581,7 +1587,7 @@ class Engine:
     def _on_accept(self, e: ev.AcceptOffer) -> None:
         agent, call = self._offered(e.agent_id, e.call_id)
         if call.timer is not None:
-            call.timer.cancel()
+            cancel_timer(call.timer)
             call.timer = None
         call.phase = CONNECTING
         agent.misses = 0
@@ -1611,7 +1617,7 @@ class Engine:
         call.agent = None
         agent.offer = None
         if call.timer is not None:
-            call.timer.cancel()
+            cancel_timer(call.timer)
             call.timer = None
         cfg = self.groups[call.group].cfg
         agent.misses += 1
@@ -1787,7 +1793,7 @@ class Engine:
         assert w is not None
         agent.wrap = None
         if w.timer is not None:
-            w.timer.cancel()
+            cancel_timer(w.timer)
         seconds = self.now - w.started
         agent.handled += 1
         g = self.groups.get(w.group)
@@ -1813,7 +1819,7 @@ class Engine:
                 ev.OfferEnded(self.now, call.id, agent.id, call.group, "timeout", "disconnected")
             )
             if call.timer is not None:
-                call.timer.cancel()
+                cancel_timer(call.timer)
                 call.timer = None
             call.agent = None
             agent.offer = None

@@ -2,6 +2,11 @@
 
 The engine never sleeps. It files a deadline here; the host asks `next_deadline()` and calls the
 engine back at (or after) that time; `pop_due(now)` yields what fell due, in deadline order.
+
+A timer is its own heap entry, a plain list `[at, seq, fn, arg]`: lists compare item by item in
+C and `seq` is unique, so the heap never compares `fn` or `arg`. One is filed with every offer,
+and a list display costs a quarter of building an object (or a list subclass). Read it with
+the functions below; `cancel` clears `fn` and `arg`, and the heap drops it lazily.
 """
 
 from __future__ import annotations
@@ -10,13 +15,26 @@ import heapq
 from collections.abc import Callable
 from typing import Any, Final
 
-from acd.timer_entry import Timer
-
-__all__ = ["Timer", "TimerHeap"]
+Timer = list[Any]  # [at, seq, fn, arg]; fn and arg are None once cancelled
 
 _push: Final = heapq.heappush
-_Timer: Final = Timer
 _pop: Final = heapq.heappop
+
+
+def cancel(t: Timer) -> None:
+    """The timer will not fire (and lets go of its argument while it waits in the heap)."""
+    t[2] = t[3] = None
+
+
+def deadline(t: Timer) -> float:
+    """When a timer falls due."""
+    at: float = t[0]
+    return at
+
+
+def cancelled(t: Timer) -> bool:
+    """Whether `cancel` was called."""
+    return t[2] is None
 
 
 class TimerHeap:
@@ -40,7 +58,7 @@ class TimerHeap:
     def add(self, at: float, fn: Callable[[Any], None], arg: Any = None) -> Timer:
         """File a deadline."""
         seq = self._seq = self._seq + 1
-        t = _Timer((at, seq, fn, arg))
+        t: Timer = [at, seq, fn, arg]
         heap = self.heap
         _push(heap, t)
         if len(heap) >= self._sweep_at:

@@ -21,6 +21,7 @@ import structlog
 from acd import events as ev
 from acd.engine import Engine
 from acd.states import AgentState
+from acd.timers import deadline as timer_deadline
 from agent_gateway import messages as m
 from agent_gateway.sessions import SessionTable
 from agent_gateway.views import Today, screen_pop
@@ -226,7 +227,7 @@ class PushRouter:
             a = self.engine.agents.get(aid)
             w = a.wrap if a is not None else None
             if w is not None:
-                deadline = w.timer.at if w.timer is not None else None
+                deadline = timer_deadline(w.timer) if w.timer is not None else None
                 s.push(
                     m.WrapUpStarted(
                         at=o.at, call_id=w.call_id, group=w.group, mode=w.mode.value,

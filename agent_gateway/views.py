@@ -15,6 +15,8 @@ from acd import events as ev
 from acd.engine import Engine
 from acd.live import Agent, Call
 from acd.states import AgentState
+from acd.timers import cancelled as timer_cancelled
+from acd.timers import deadline as timer_deadline
 from agent_gateway.messages import (
     CallView,
     Counters,
@@ -213,7 +215,11 @@ def snapshot(
     w = a.wrap
     wrap = None
     if w is not None:
-        deadline = w.timer.at if w.timer is not None and not w.timer.cancelled else None
+        deadline = (
+            timer_deadline(w.timer)
+            if w.timer is not None and not timer_cancelled(w.timer)
+            else None
+        )
         wrap = WrapUpView(w.call_id, w.group, w.mode.value, w.code, w.started, deadline)
     if a.offer is None:
         offer = None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 CORE = [
     "engine.py", "events.py", "states.py", "queues.py", "strategies.py", "live.py", "model.py",
-    "stats.py", "timers.py", "timer_entry.py", "errors.py", "invariants.py", "sim.py", "erlang.py",
+    "stats.py", "timers.py", "errors.py", "invariants.py", "sim.py", "erlang.py",
     "members.py", "builders.py",
 ]  # fmt: skip
 FORBIDDEN = {"asyncio", "websockets", "structlog", "prometheus_client", "socket", "time", "uvloop"}
