@@ -374,12 +374,10 @@ class AdminComponent:
         a = self.engine.agents[agent_id]
         call = a.calls[0] if a.calls else a.offer
         waits: list[str] = []
-        if a.pending is not None:
-            if a.state in (AgentState.RESERVED, AgentState.ON_CALL):
-                waits.append("call_end")
-                if call is not None and self._has_wrap_up(call):
-                    waits.append("wrap_up")
-            elif a.state is AgentState.WRAP_UP:
+        # Forced changes end a wrap-up at once, so only a call (ringing or connected) defers.
+        if a.pending is not None and a.state in (AgentState.RESERVED, AgentState.ON_CALL):
+            waits.append("call_end")
+            if call is not None and self._has_wrap_up(call):
                 waits.append("wrap_up")
         return {
             "state": a.state.value,
