@@ -274,9 +274,11 @@ fails when this file and the code disagree.
 | `bad_credentials` | unknown agent or wrong secret |
 | `throttled` | too many failed sign-ins (`details.retry_after`) |
 | `already_signed_in` | second sign-in refused by config |
+| `draining` | the server is draining: a signed-out agent cannot sign in (one still signed in can) |
 | `resume_failed` | unknown or expired session token |
 | `rate_limited` | over [server] `rate_per_second` / `rate_burst`; flooding on: close 1008 |
-| `wrong_state`, `unknown_call`, `unknown_reason` | refused by the core; nothing changed |
+| `wrong_state` | a second `hello` on the connection, or refused by the core; nothing changed |
+| `unknown_call`, `unknown_reason` | refused by the core; nothing changed |
 | `unknown_agent`, `unknown_group`, `not_available` | refused by the core; nothing changed |
 | `wrapup_code_required`, `forbidden` | refused by the core; nothing changed |
 

@@ -65,6 +65,7 @@ THROTTLED = "throttled"
 ALREADY_SIGNED_IN = "already_signed_in"
 RESUME_FAILED = "resume_failed"
 WRONG_STATE = "wrong_state"
+DRAINING = "draining"
 
 DISCONNECTED = "disconnected"
 SYSTEM = "system"
@@ -382,6 +383,9 @@ class AgentGateway:
         return None
 
     def _hello(self, conn: Conn, msg: m.Hello) -> None:
+        if conn.hello:
+            self._fail(conn, msg.id, WRONG_STATE, "hello was already sent on this connection")
+            return
         if msg.version != m.VERSION:
             self._fail(
                 conn,
@@ -421,6 +425,11 @@ class AgentGateway:
             self._fail(conn, msg.id, BAD_CREDENTIALS, "unknown agent or wrong secret")
             return
         self.limiter.succeeded(aid)
+        agent = self.engine.agents[aid]
+        if self.app.draining and agent.state is AgentState.LOGGED_OUT:
+            # The server is stopping: agents still working may come back, nobody new starts.
+            self._fail(conn, msg.id, DRAINING, "the server is draining; sign in on another")
+            return
         old = self.sessions.get(aid)
         if old is not None and old.channel is not None and not old.channel.closed:
             if self.limits.second_sign_in == "refuse":
@@ -432,7 +441,6 @@ class AgentGateway:
             old.channel.close(CLOSE_TAKEN_OVER, "signed in from another desktop")
         s = self.sessions.open(aid, conn.channel)
         conn.session = s
-        agent = self.engine.agents[aid]
         event: ev.Event = (
             ev.AgentLogin(aid, msg.endpoint)
             if agent.state is AgentState.LOGGED_OUT

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
 
 import msgspec
 import websockets
@@ -188,3 +189,45 @@ async def test_a_client_that_stops_reading_is_dropped(tmp_path) -> None:  # type
         assert (await good.snapshot()).state == "not_ready"
         ws.transport.abort()
         await good.close()
+
+
+async def _exchange(ws: websockets.ClientConnection, request: dict[str, Any]) -> dict[str, Any]:
+    """Send a request; its reply (pushes in between are skipped)."""
+    await ws.send(msgspec.msgpack.encode(request))
+    while True:
+        reply: dict[str, Any] = msgspec.msgpack.decode(await ws.recv())
+        if reply["type"] in ("ok", "error") and reply.get("id") == request["id"]:
+            return reply
+
+
+async def test_a_second_hello_is_refused_and_the_session_goes_on(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    async with (
+        running(make_settings(), tmp_path) as app,
+        websockets.connect(url(app), compression=None) as ws,
+    ):
+        hello = {"type": "hello", "id": 1, "version": m.VERSION}
+        assert (await _exchange(ws, hello))["type"] == "ok"
+        again = await _exchange(ws, {**hello, "id": 2})
+        assert again["type"] == "error" and again["code"] == "wrong_state"
+        assert again["id"] == 2
+        signed = await _exchange(
+            ws, {"type": "sign_in", "id": 3, "agent_id": "a1", "secret": secret("a1")}
+        )
+        assert signed["type"] == "ok"
+
+
+async def test_while_draining_only_agents_still_signed_in_may_sign_in(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    async with running(make_settings(), tmp_path) as app:
+        working = await desktop(app, "a1")  # signed in before the drain
+        await working.close()
+        app.draining = True
+        async with websockets.connect(url(app), compression=None) as ws:
+            await _exchange(ws, {"type": "hello", "id": 1, "version": m.VERSION})
+            refused = await _exchange(
+                ws, {"type": "sign_in", "id": 2, "agent_id": "a2", "secret": secret("a2")}
+            )
+            assert refused["type"] == "error" and refused["code"] == "draining"
+        assert app.engine.agents["a2"].state.value == "logged_out"  # nothing changed
+        back = await desktop(app, "a1")  # still signed in: it may come back to finish
+        assert (await back.snapshot()).agent_id == "a1"
+        await back.close()
