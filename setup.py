@@ -1,10 +1,11 @@
 """Build hook: with ACD_COMPILE=1, compile the routing core with mypyc.
 
 Everything else about the package is in pyproject.toml. The default build is pure Python. The
-compiled build makes routing decisions about 2.5x faster (docs/performance.md) and needs a C
-compiler, the Python headers and mypy in the build environment:
+compiled build makes routing decisions about 2.5 times faster (docs/performance.md) and needs
+a C compiler, the Python headers and mypy in the build environment:
 
-    pip install 'mypy>=1.10' setuptools && ACD_COMPILE=1 pip install --no-build-isolation .
+    pip install '.[compile]'
+    ACD_COMPILE=1 pip install --no-build-isolation --no-deps --force-reinstall .
 
 Use it for non-editable installs only: compiled modules sit beside their sources and are
 imported instead of them, so an editable tree would keep running the old build after an edit.
