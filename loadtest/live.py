@@ -359,6 +359,9 @@ class LiveOptions:
     signin_concurrency: int = 200
     drain_seconds: float = 60.0  # real seconds to wait for queued and talking calls at the end
     think: float = 0.0  # mean seconds from offer to accept (the scenario's `think`)
+    # Seconds to read the spawned server's CPU with everyone signed in and no calls, before
+    # the arrivals: its idle rate (keepalives, timers), to tell per-call work from fixed costs.
+    idle_probe: float = 0.0
 
 
 def run_live(
@@ -445,6 +448,7 @@ async def _drive(
     rss = spawned.stat().rss - rss0 if spawned is not None else None
     await switch.connect()
     await asyncio.sleep(0.2)  # the last sign-in pushes settle
+    idle_rate = await _idle_rate(spawned, base, opts.idle_probe)
     counted: set[str] = set()
     fleet.counted = counted
     fleet.stats.latencies.clear()
@@ -481,6 +485,7 @@ async def _drive(
             "offer_latency_p50_ms": _finite(fleet.stats.percentile(0.5)),
             "offer_latency_p99_ms": _finite(fleet.stats.percentile(0.99)),
             "server_cpu_seconds": None if cpu0 is None or cpu1 is None else cpu1 - cpu0,
+            "server_idle_cpu_per_second": idle_rate,
             "time_scale": k,
             "agents_signed_in": len(fleet.agents),
             "calls_completed": completed,
@@ -523,6 +528,19 @@ def _switch_frames(sw: SimSwitch) -> int:
 def _agent_frames(fleet: LiveFleet) -> tuple[int, int]:
     """Pushes received and requests answered of every desktop so far."""
     return sum(a.client.last_seq for a in fleet.agents), fleet.tally.replies
+
+
+async def _idle_rate(spawned: SpawnedServer | None, base: str, seconds: float) -> float | None:
+    """The server's CPU seconds per second with nothing to do (None without a probe)."""
+    if seconds <= 0:
+        return None
+    before = _server_cpu(spawned, base)
+    t0 = time.perf_counter()
+    await asyncio.sleep(seconds)
+    after = _server_cpu(spawned, base)
+    if before is None or after is None:
+        return None
+    return (after - before) / (time.perf_counter() - t0)
 
 
 def _server_cpu(spawned: SpawnedServer | None, base: str) -> float | None:
