@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from acd.model import Strategy
 
-if (
-    TYPE_CHECKING
-):  # live.py imports this module; typed as Agent, a compiled build reads fields directly
+# Typed as the engine's Agent (not a Protocol) so a compiled build reads its fields directly;
+# imported for typing only, as acd.live imports this module.
+if TYPE_CHECKING:
     from acd.live import Agent
 
 
