@@ -56,12 +56,9 @@ from acd.timers import TimerHeap
 from acd.timers import cancel as cancel_timer
 from acd.timers import deadline as timer_deadline
 
-# Enum members named on every event, as module constants: plain names are the cheapest to read
-# (enum class attributes are slow, see acd.members), and a compiled build (docs/performance.md)
-# reads Final constants without a lookup.
-S = members(AgentState)
-T = members(Trigger)
-_Phase = members(live.CallPhase)
+# Enum members the engine names: enum class attributes are slow to read (see acd.members), so
+# the rarer ones go through plain-class namespaces and those of every decision are module
+# constants, the cheapest names to read (a compiled build reads Final ones without a lookup).
 CallKind: Final = members(ev.CallKind)
 Cause: Final = members(EndCause)
 TargetKind: Final = members(ev.TargetKind)
@@ -69,35 +66,35 @@ Strategy: Final = members(model.Strategy)
 WrapUpMode: Final = members(model.WrapUpMode)
 OverflowAction: Final = members(model.OverflowAction)
 EntryAction: Final = members(model.EntryAction)
-LOGGED_OUT: Final = S.LOGGED_OUT
-NOT_READY: Final = S.NOT_READY
-READY: Final = S.READY
-RESERVED: Final = S.RESERVED
-ON_CALL: Final = S.ON_CALL
-WRAP_UP: Final = S.WRAP_UP
-QUEUED: Final = _Phase.QUEUED
-ASSIGNED: Final = _Phase.ASSIGNED
-PARKED: Final = _Phase.PARKED
-OFFERED: Final = _Phase.OFFERED
-CONNECTING: Final = _Phase.CONNECTING
-CONNECTED: Final = _Phase.CONNECTED
-ENDED: Final = _Phase.ENDED
-T_ANSWERED: Final = T.ANSWERED
-T_CALL_END: Final = T.CALL_END
-T_CALL_END_NO_WRAP: Final = T.CALL_END_NO_WRAP
-T_CONNECT_FAILED: Final = T.CONNECT_FAILED
-T_DISCONNECT: Final = T.DISCONNECT
-T_LOGIN: Final = T.LOGIN
-T_LOGOUT: Final = T.LOGOUT
-T_NOT_READY: Final = T.NOT_READY
-T_OFFER: Final = T.OFFER
-T_READY: Final = T.READY
-T_REJECT: Final = T.REJECT
-T_REJECT_LIMIT: Final = T.REJECT_LIMIT
-T_RESTORE: Final = T.RESTORE
-T_RING_TIMEOUT: Final = T.RING_TIMEOUT
-T_WITHDRAW: Final = T.WITHDRAW
-T_WRAP_DONE: Final = T.WRAP_DONE
+LOGGED_OUT: Final = AgentState.LOGGED_OUT
+NOT_READY: Final = AgentState.NOT_READY
+READY: Final = AgentState.READY
+RESERVED: Final = AgentState.RESERVED
+ON_CALL: Final = AgentState.ON_CALL
+WRAP_UP: Final = AgentState.WRAP_UP
+QUEUED: Final = live.CallPhase.QUEUED
+ASSIGNED: Final = live.CallPhase.ASSIGNED
+PARKED: Final = live.CallPhase.PARKED
+OFFERED: Final = live.CallPhase.OFFERED
+CONNECTING: Final = live.CallPhase.CONNECTING
+CONNECTED: Final = live.CallPhase.CONNECTED
+ENDED: Final = live.CallPhase.ENDED
+T_ANSWERED: Final = Trigger.ANSWERED
+T_CALL_END: Final = Trigger.CALL_END
+T_CALL_END_NO_WRAP: Final = Trigger.CALL_END_NO_WRAP
+T_CONNECT_FAILED: Final = Trigger.CONNECT_FAILED
+T_DISCONNECT: Final = Trigger.DISCONNECT
+T_LOGIN: Final = Trigger.LOGIN
+T_LOGOUT: Final = Trigger.LOGOUT
+T_NOT_READY: Final = Trigger.NOT_READY
+T_OFFER: Final = Trigger.OFFER
+T_READY: Final = Trigger.READY
+T_REJECT: Final = Trigger.REJECT
+T_REJECT_LIMIT: Final = Trigger.REJECT_LIMIT
+T_RESTORE: Final = Trigger.RESTORE
+T_RING_TIMEOUT: Final = Trigger.RING_TIMEOUT
+T_WITHDRAW: Final = Trigger.WITHDRAW
+T_WRAP_DONE: Final = Trigger.WRAP_DONE
 INBOUND: Final = CallKind.INBOUND
 ROUND_ROBIN: Final = Strategy.ROUND_ROBIN
 WORK: Final = frozenset({RESERVED, ON_CALL, WRAP_UP})
@@ -556,7 +553,7 @@ class Engine:
     def _leave_idle(self, agent: Agent) -> None:
         if agent.pools:
             aid = agent.id
-            for pool in agent.pools:  # as pool.discard(agent), without the call
+            for pool in agent.pools:  # leaving a pool is leaving its `members`
                 members = pool.members
                 if aid in members:  # `in` and `del` are C operations in a compiled build
                     del members[aid]

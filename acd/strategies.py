@@ -26,8 +26,8 @@ class Pool:
     """Idle agents of one group (and one attribute value); the strategies subclass it.
 
     `members` maps the id of every agent in the pool to the pool's record of it (the agent, or
-    the idle token it entered with); removing an id takes the agent out (what `discard` does,
-    without a Python call per pool). A base class, not a Protocol: a compiled build then calls
+    the idle token it entered with); removing an id takes the agent out, which the engine does
+    directly, without a call per pool. A base class, not a Protocol: a compiled build then calls
     the methods directly.
     """
 
@@ -39,10 +39,6 @@ class Pool:
     def add(self, agent: Agent, key: tuple[float, ...]) -> None:
         """Add an agent that became idle, with its strategy key."""
         raise NotImplementedError
-
-    def discard(self, agent: Agent) -> None:
-        """Remove if present."""
-        self.members.pop(agent.id, None)
 
     def first(self, ok: Callable[[Agent], bool]) -> Agent | None:
         """The first agent in strategy order passing `ok`."""
