@@ -638,7 +638,7 @@ class Engine:
                     return
                 continue
             best: Entry | None = None
-            best_rank: tuple[float, float, int] | None = None
+            best_rank = 0
             for part in parts.values():
                 if part.level > level or not self._serves(agent, g.cfg, part.key):
                     continue
@@ -646,7 +646,7 @@ class Engine:
                 if e is None:
                     continue
                 r = q.rank(e, now)
-                if best_rank is None or r < best_rank:
+                if best is None or r < best_rank:
                     best, best_rank = e, r
             if best is not None:
                 self._offer(best.call, agent, g)

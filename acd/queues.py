@@ -11,6 +11,13 @@ other call at the ceiling, ahead of all calls below it. That is what bounds star
 reaching the ceiling cannot be passed by anything that arrives after it (docs/routing.md).
 Removal is lazy.
 
+Heap slots of the ageing and capped heaps are single integers, not tuples: an integer compares
+in one C call where a tuple compares item by item, and a pop is several compares. A slot packs
+(priority in micro-points, arrival in microseconds, entry number) into one integer, so arrival
+order among calls of equal priority is kept to the microsecond (calls arriving within the same
+microsecond go by entry number). Each partition maps its heaps' live slots to their entries: a
+slot not in the map is stale.
+
 A group's entries are split into sub-queues by (match key, minimum level): the match key is the
 tuple of the call's values for the group's match attributes (e.g. its city), and the minimum
 level is the skill level an agent needs (lower for calls widened in by a bullseye rule). An agent
@@ -33,11 +40,22 @@ _seq = itertools.count()
 _push: Final = heapq.heappush
 _pop: Final = heapq.heappop
 
+# Layout of a heap slot: [priority key][arrival: TIME_BITS][entry number: SEQ_BITS].
+SEQ_BITS: Final = 40
+SEQ_MASK: Final = (1 << SEQ_BITS) - 1
+TIME_BITS: Final = 48
+TIE_BITS: Final = TIME_BITS + SEQ_BITS
+TIME_MAX: Final = (1 << TIME_BITS) - 1
+TIME_BIAS: Final = 1 << (TIME_BITS - 1)  # arrivals before the queue's origin (restored calls)
+
 
 class Entry:
     """One call's place in one group's queue."""
 
-    __slots__ = ("alive", "base", "call", "capped", "group", "level", "part", "queued_at", "seq")
+    __slots__ = (
+        "alive", "base", "call", "capped", "group", "level", "part", "queued_at", "seq", "slot",
+        "tie",
+    )  # fmt: skip
 
     def __init__(self, call: Any, group: str, base: float, queued_at: float, level: int) -> None:
         self.call = call
@@ -45,22 +63,27 @@ class Entry:
         self.base = base
         self.queued_at = queued_at
         self.level = level
-        self.seq = next(_seq)
+        self.seq = next(_seq) & SEQ_MASK
         self.alive = True
         self.capped = False
         self.part: SubQueue | None = None
+        self.tie = 0  # (arrival, seq) packed, set when pushed (it depends on the queue's origin)
+        self.slot = 0  # its live slot: in `ageing`, or in `capped` once capped
 
 
 class SubQueue:
     """Entries of one (match key, level) partition of a group."""
 
-    __slots__ = ("ageing", "capped", "count", "due", "key", "level")
+    __slots__ = ("ageing", "ageing_live", "capped", "capped_live", "count", "due", "key", "level")
 
     def __init__(self, key: MatchKey, level: int) -> None:
         self.key = key
         self.level = level
-        self.ageing: list[tuple[float, float, int, Entry]] = []
-        self.capped: list[tuple[float, int, Entry]] = []  # at the ceiling: arrival order
+        self.ageing: list[int] = []  # slots: (-order, arrival, seq) packed
+        self.capped: list[int] = []  # at the ceiling, slots (arrival, seq): arrival order
+        # Live slot -> its entry; a slot missing here is stale (removed, or moved to capped).
+        self.ageing_live: dict[int, Entry] = {}
+        self.capped_live: dict[int, Entry] = {}
         self.due: list[tuple[float, int, Entry]] = []  # when each entry reaches the ceiling
         self.count = 0
 
@@ -92,6 +115,9 @@ class GroupQueue:
             part = self.parts[pk] = SubQueue(key, entry.level)
         entry.part = part
         a = entry.queued_at
+        at = round((a - self.origin) * 1e6) + TIME_BIAS
+        tie = (min(max(at, 0), TIME_MAX) << SEQ_BITS) | entry.seq
+        entry.tie = tie
         part.count += 1
         self.count += 1
         if self.ages:
@@ -100,11 +126,16 @@ class GroupQueue:
                 # Already at the ceiling (a requeued or moved old call): file it there at
                 # once instead of passing through the ageing and due heaps.
                 entry.capped = True
-                _push(part.capped, (a, entry.seq, entry))
+                entry.slot = tie
+                part.capped_live[tie] = entry
+                _push(part.capped, tie)
                 return
             _push(part.due, (reach, entry.seq, entry))
-        order = round(entry.base - self.rate * (a - self.origin), 6)
-        _push(part.ageing, (-order, a, entry.seq, entry))
+        order = round((entry.base - self.rate * (a - self.origin)) * 1e6)
+        slot = (-order << TIE_BITS) | tie
+        entry.slot = slot
+        part.ageing_live[slot] = entry
+        _push(part.ageing, slot)
 
     def remove(self, entry: Entry) -> None:
         """Take an entry out (lazily: its heap slots are skipped later)."""
@@ -113,6 +144,7 @@ class GroupQueue:
         entry.alive = False
         part = entry.part
         assert part is not None
+        del (part.capped_live if entry.capped else part.ageing_live)[entry.slot]
         part.count -= 1
         self.count -= 1
         if part.count == 0:
@@ -130,11 +162,11 @@ class GroupQueue:
         live entry is linear in the heaps, a few steps per removal; the order of live entries is
         kept.
         """
-        part.ageing = [it for it in part.ageing if it[3].alive and not it[3].capped]
+        part.ageing = list(part.ageing_live)
         heapq.heapify(part.ageing)
         part.due = [it for it in part.due if it[2].alive and not it[2].capped]
         heapq.heapify(part.due)
-        part.capped = [it for it in part.capped if it[2].alive]
+        part.capped = list(part.capped_live)
         heapq.heapify(part.capped)
 
     # -- reading ------------------------------------------------------------------------
@@ -146,7 +178,10 @@ class GroupQueue:
             _, _, e = _pop(due)
             if e.alive and not e.capped:
                 e.capped = True
-                _push(part.capped, (e.queued_at, e.seq, e))
+                del part.ageing_live[e.slot]
+                e.slot = e.tie
+                part.capped_live[e.tie] = e
+                _push(part.capped, e.tie)
 
     def head_of(self, part: SubQueue, now: float) -> Entry | None:
         """The best live entry of a partition at `now`."""
@@ -154,18 +189,25 @@ class GroupQueue:
             if part.due and part.due[0][0] <= now:
                 self._settle(part, now)
             capped = part.capped
-            while capped and not capped[0][2].alive:
-                _pop(capped)
             if capped:
-                return capped[0][2]  # at the ceiling: nothing below can be ahead
+                live = part.capped_live
+                while capped:
+                    e = live.get(capped[0])
+                    if e is not None:
+                        return e  # at the ceiling: nothing below can be ahead
+                    _pop(capped)
         ageing = part.ageing
-        while ageing and (not ageing[0][3].alive or ageing[0][3].capped):
+        live = part.ageing_live
+        while ageing:
+            e = live.get(ageing[0])
+            if e is not None:
+                return e
             _pop(ageing)
-        return ageing[0][3] if ageing else None
+        return None
 
-    def rank(self, e: Entry, now: float) -> tuple[float, float, int]:
-        """Sort key at `now`: smaller is served first."""
-        return (-self.effective(e, now), e.queued_at, e.seq)
+    def rank(self, e: Entry, now: float) -> int:
+        """Sort key at `now`: smaller is served first (in the heaps' own layout)."""
+        return (-round(self.effective(e, now) * 1e6) << TIE_BITS) | e.tie
 
     def effective(self, e: Entry, now: float) -> float:
         """Effective priority of an entry at `now`."""
@@ -174,28 +216,21 @@ class GroupQueue:
     def head(self, now: float) -> Entry | None:
         """The best entry over all partitions."""
         best: Entry | None = None
-        best_rank: tuple[float, float, int] | None = None
+        best_rank = 0
         for part in self.parts.values():
             e = self.head_of(part, now)
             if e is None:
                 continue
             r = self.rank(e, now)
-            if best_rank is None or r < best_rank:
+            if best is None or r < best_rank:
                 best, best_rank = e, r
         return best
 
     def entries(self) -> Iterator[Entry]:
         """Live entries, in no particular order."""
         for part in self.parts.values():
-            seen: set[int] = set()
-            for item in part.ageing:
-                e = item[3]
-                if e.alive and not e.capped:
-                    seen.add(e.seq)
-                    yield e
-            for _, seq, e in part.capped:
-                if e.alive and seq not in seen:
-                    yield e
+            yield from list(part.ageing_live.values())
+            yield from list(part.capped_live.values())
 
     def position(self, entry: Entry, now: float) -> int:
         """How many live entries of this group are served before `entry` (0 = next)."""
