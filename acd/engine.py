@@ -537,28 +537,24 @@ class Engine:
         self._match_agent(agent)
 
     def _enter_idle(self, agent: Agent) -> None:
-        agent.idle_token += 1
         agent.idle_seq = next(self._idle_seq)
         agent.idle_since = self.now
-        agent.pools = list(agent.idle_pools)  # made by _index
-        if agent.idle_fifo:
-            for pool in agent.idle_pools:
-                pool.add(agent, ())
+        if agent.idle_fifo:  # the pools made by _index
+            agent.pools = [pool.add(agent, ()) for pool in agent.idle_pools]
             return
+        links = []
         for g, pools in agent.idle_plan:
             key = self._strategy_key(agent, g)
             for pool in pools:
-                pool.add(agent, key)
+                links.append(pool.add(agent, key))
+        agent.pools = links
 
     def _leave_idle(self, agent: Agent) -> None:
-        if agent.pools:
-            aid = agent.id
-            for pool in agent.pools:  # leaving a pool is leaving its `members`
-                members = pool.members
-                if aid in members:  # `in` and `del` are C operations in a compiled build
-                    del members[aid]
+        links = agent.pools
+        if links:
+            for link in links:
+                link.pool.unlink(link)
             agent.pools = []
-            agent.idle_token += 1
 
     def _strategy_key(self, agent: Agent, g: Group) -> tuple[float, ...]:
         s = g.cfg.strategy
@@ -593,7 +589,7 @@ class Engine:
             else:
                 key = ()
                 pool = g.pools.get(None)
-            if pool is None or not pool.members:
+            if pool is None or not pool.size:
                 continue
             if len(key) < 2 and level <= g.floor:
                 # Everyone in this pool has the level and the only attribute: take the first.
@@ -1969,7 +1965,6 @@ class Engine:
         self._stale.clear()
         for agent in list(self.agents.values()):
             agent.pools = []
-            agent.idle_token += 1
             fresh = new.agents.get(agent.id)
             if fresh is None:
                 if agent.state is LOGGED_OUT:

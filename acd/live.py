@@ -13,7 +13,7 @@ from acd.model import AgentConfig, SkillGroup, WrapUpMode
 from acd.queues import Entry, GroupQueue
 from acd.states import AgentState
 from acd.stats import GroupStats
-from acd.strategies import Pool
+from acd.strategies import Link, Pool
 from acd.timers import Timer
 
 
@@ -143,7 +143,6 @@ class Agent:
         "idle_pools",
         "idle_seq",
         "idle_since",
-        "idle_token",
         "joined",
         "last_call",
         "last_offer",
@@ -186,12 +185,11 @@ class Agent:
         self.joined: dict[str, float] = {}  # call id -> when this agent joined it
         self.wrap: Wrap | None = None
         self.misses = 0
-        self.idle_token = 0
         self.idle_seq = 0
         self.idle_since = 0.0
         self.available_at = 0.0  # reject delay: not offered before this
         self.cooldown: Timer | None = None
-        self.pools: list[Pool] = []
+        self.pools: list[Link] = []  # its places in the pools while idle
         self.members: tuple[str, ...] = ()  # groups it may serve, in this agent's order
         self.scan: tuple[tuple[Group, int], ...] = ()  # (group, own level) in that order
         self.counted: tuple[Group, ...] = ()  # groups whose counts include this agent
