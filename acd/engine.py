@@ -205,8 +205,7 @@ class Engine:
         A refused event raises an `AcdError` and changes nothing; outputs of timers that fell
         due before it ride on the error as `error.outputs` so the host loses none of them.
         """
-        heap = self.timers.heap
-        if heap and heap[0][0] <= now:
+        if self.timers.soonest <= now:
             timed = self.advance(now)
         else:
             timed = []
@@ -319,7 +318,8 @@ class Engine:
         stats = GroupStats(
             self.config.timezone, self.config.interval_minutes, cfg.target.seconds, cfg.expected_aht
         )
-        return Group(cfg, stats, floor, self._new_queue(cfg), self._tally)
+        lane = self.timers.lane(cfg.ring_timeout)
+        return Group(cfg, stats, floor, self._new_queue(cfg), self._tally, lane)
 
     def _new_queue(self, cfg: SkillGroup) -> GroupQueue:
         return GroupQueue(cfg.id, cfg.ageing_rate, self.config.ageing_ceiling(cfg), self.now)
@@ -668,8 +668,10 @@ class Engine:
         agent.last_call = cid
         self._change(agent, T_OFFER, call_id=cid)
         now = self.now
-        deadline = now + self.groups[gid].cfg.ring_timeout
-        call.timer = self.timers.add(deadline, self._on_ring_timeout, call)
+        call.timer = timer = self.timers.add_after(
+            self.groups[gid].ring_lane, now, self._on_ring_timeout, call
+        )
+        deadline: float = timer[0]
         if via.cfg.strategy is ROUND_ROBIN:
             agent.last_offer[via.cfg.id] = next(self._offer_seq)
         kind = call.kind
@@ -702,9 +704,10 @@ class Engine:
     def _unqueue(self, call: Call) -> None:
         entries = call.entries
         if entries:
-            groups = self.groups
-            for gid, e in entries.items():
-                groups[gid].queue.remove(e)
+            for e in entries.values():
+                queue = e.queue
+                assert queue is not None
+                queue.remove(e)
             entries.clear()
         home = self.groups.get(call.group)
         if home is not None:
@@ -1947,6 +1950,7 @@ class Engine:
                 self.groups[gid] = self._new_group(cfg, floors[gid])
                 continue
             g.cfg = cfg
+            g.ring_lane = self.timers.lane(cfg.ring_timeout)
             g.floor = floors[gid]
             g.state_rules = any(not r.when.time_only() for r in cfg.overflow)
             g.stats.threshold = cfg.target.seconds

@@ -14,7 +14,7 @@ from acd.queues import Entry, GroupQueue
 from acd.states import AgentState
 from acd.stats import GroupStats
 from acd.strategies import Link, Pool
-from acd.timers import Timer
+from acd.timers import Lane, Timer
 
 
 class CallPhase(StrEnum):
@@ -264,16 +264,24 @@ class Group:
         "pools",
         "queue",
         "raw_counts",
+        "ring_lane",
         "state_rules",
         "stats",
         "tally",
     )
 
     def __init__(
-        self, cfg: SkillGroup, stats: GroupStats, floor: int, queue: GroupQueue, tally: Tally
+        self,
+        cfg: SkillGroup,
+        stats: GroupStats,
+        floor: int,
+        queue: GroupQueue,
+        tally: Tally,
+        ring_lane: Lane,
     ) -> None:
         self.cfg = cfg
         self.queue = queue
+        self.ring_lane = ring_lane  # where its offers' ring timeouts are filed
         self.pools: dict[str | None, Pool] = {}
         self.stats = stats
         self.floor = floor  # lowest level any rule admits agents at

@@ -53,8 +53,8 @@ class Entry:
     """One call's place in one group's queue."""
 
     __slots__ = (
-        "alive", "base", "call", "capped", "group", "level", "part", "queued_at", "seq", "slot",
-        "tie",
+        "alive", "base", "call", "capped", "group", "level", "part", "queue", "queued_at", "seq",
+        "slot", "tie",
     )  # fmt: skip
 
     def __init__(self, call: Any, group: str, base: float, queued_at: float, level: int) -> None:
@@ -67,6 +67,7 @@ class Entry:
         self.alive = True
         self.capped = False
         self.part: SubQueue | None = None
+        self.queue: GroupQueue | None = None  # the queue it was pushed to
         self.tie = 0  # (arrival, seq) packed, set when pushed (it depends on the queue's origin)
         self.slot = 0  # its live slot: in `ageing`, or in `capped` once capped
 
@@ -114,6 +115,7 @@ class GroupQueue:
         if part is None:
             part = self.parts[pk] = SubQueue(key, entry.level)
         entry.part = part
+        entry.queue = self
         a = entry.queued_at
         at = round((a - self.origin) * 1e6) + TIME_BIAS
         tie = (min(max(at, 0), TIME_MAX) << SEQ_BITS) | entry.seq
@@ -144,7 +146,15 @@ class GroupQueue:
         entry.alive = False
         part = entry.part
         assert part is not None
-        del (part.capped_live if entry.capped else part.ageing_live)[entry.slot]
+        slot = entry.slot
+        if entry.capped:
+            del part.capped_live[slot]
+            heap = part.capped
+        else:
+            del part.ageing_live[slot]
+            heap = part.ageing
+        if heap[0] == slot:
+            _pop(heap)  # the usual case, the head was taken: its slot goes now, not later
         part.count -= 1
         self.count -= 1
         if part.count == 0:

@@ -64,6 +64,47 @@ def test_cancelled_timers_are_swept_before_their_deadline() -> None:
     assert fired == kept  # every live timer fired, in deadline order
 
 
+def test_lanes_of_fixed_delays_fire_with_the_heap_in_deadline_then_filing_order() -> None:
+    timers = TimerHeap(sweep_min=64)
+    ring, short = timers.lane(15.0), timers.lane(5.0)
+    assert timers.lane(15.0) is ring
+    fired: list[str] = []
+    timers.add_after(ring, 0.0, fired.append, "ring-a")  # due 15
+    timers.add(15.0, fired.append, "heap-15")  # same deadline, filed later
+    timers.add_after(short, 1.0, fired.append, "short")  # due 6
+    gone = timers.add_after(ring, 2.0, fired.append, "gone")  # due 17, cancelled
+    timers.add_after(ring, 3.0, fired.append, "ring-b")  # due 18
+    timers.add_after(ring, 2.5, fired.append, "late")  # due 17.5: behind the lane's tail
+    cancel(gone)
+    assert len(timers) == 5
+    assert timers.next_deadline() == 6.0 and timers.soonest == 6.0
+    assert timers.pop_due(5.9) is None
+    while (t := timers.pop_due(100.0)) is not None:
+        _, _, fn, arg = t
+        fn(arg)
+    assert fired == ["short", "ring-a", "heap-15", "late", "ring-b"]
+    assert timers.next_deadline() is None and len(timers) == 0
+
+
+def test_cancelled_lane_timers_are_swept_and_the_live_ones_keep_their_order() -> None:
+    timers = TimerHeap(sweep_min=256)
+    lane = timers.lane(1e9)
+    fired: list[int] = []
+    kept = []
+    for i in range(5_000):
+        t = timers.add_after(lane, float(i), fired.append, i)
+        if i % 10:
+            cancel(t)
+        else:
+            kept.append(i)
+    assert len(timers) == len(kept)
+    assert len(lane.items) - lane.head <= 4 * len(kept) + 256
+    while (t := timers.pop_due(2e9)) is not None:
+        _, _, fn, arg = t
+        fn(arg)
+    assert fired == kept
+
+
 def _recount(engine: Engine, gid: str) -> dict[AgentState, int]:
     g = engine.groups[gid]
     counts: Counter[AgentState] = Counter()
