@@ -444,7 +444,7 @@ class Engine:
     ) -> None:
         """The one place an agent's state changes (the table in acd.states decides)."""
         old = agent.state
-        result = BY_STATE[old].get(trigger)
+        result = agent.moves.get(trigger)
         if result is None:
             transition(old, trigger)  # raises IllegalTransition, nothing changed
         if result is DEFER:
@@ -480,10 +480,13 @@ class Engine:
             self._leave_idle(agent)
         now = self.now
         if old is not LOGGED_OUT and new is not LOGGED_OUT:
-            self._stale.add(agent)  # its groups' counts catch up when read (live.Tally)
+            if not agent.stale:  # its groups' counts catch up when read (live.Tally)
+                agent.stale = True
+                self._stale.append(agent)
         else:
             self._count_sign(agent, new)
         agent.state = new
+        agent.moves = BY_STATE[new]
         agent.reason = reason
         agent.since = now
         if new is LOGGED_OUT:
@@ -1966,7 +1969,7 @@ class Engine:
             g.pools = {}
             for state in g.raw_counts:  # in place: agents hold these dicts (Agent.tallies)
                 g.raw_counts[state] = 0
-        self._stale.clear()
+        self._tally.forget()
         for agent in list(self.agents.values()):
             agent.pools = []
             fresh = new.agents.get(agent.id)

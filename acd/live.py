@@ -11,7 +11,7 @@ from enum import StrEnum
 from acd.events import CallInfo, CallKind, Target
 from acd.model import AgentConfig, SkillGroup, WrapUpMode
 from acd.queues import Entry, GroupQueue
-from acd.states import AgentState
+from acd.states import BY_STATE, AgentState, Moves
 from acd.stats import GroupStats
 from acd.strategies import Link, Pool
 from acd.timers import Lane, Timer
@@ -148,6 +148,7 @@ class Agent:
         "last_offer",
         "members",
         "misses",
+        "moves",
         "offer",
         "online",
         "order",
@@ -159,6 +160,7 @@ class Agent:
         "scan",
         "since",
         "skills",
+        "stale",
         "state",
         "talk",
         "tallies",
@@ -169,6 +171,8 @@ class Agent:
         self.cfg = cfg
         self.id = cfg.id
         self.state = _LOGGED_OUT
+        # BY_STATE[state], kept with `state` by the engine: one lookup less per change.
+        self.moves: Moves = BY_STATE[_LOGGED_OUT]
         self.reason = ""
         self.since = 0.0
         self.pending: AgentState | None = None
@@ -195,6 +199,7 @@ class Agent:
         self.counted: tuple[Group, ...] = ()  # groups whose counts include this agent
         self.tallies: tuple[dict[AgentState, int], ...] = ()  # their raw counts, same order
         self.counted_as: AgentState | None = None  # the state those counts hold it under
+        self.stale = False  # marked in the Tally: `counted_as` may be behind `state`
         # The pools it joins when idle, by group in `scan` order, and all of them.
         self.idle_plan: tuple[tuple[Group, tuple[Pool, ...]], ...] = ()
         self.idle_pools: tuple[Pool, ...] = ()
@@ -229,7 +234,8 @@ class Wrap:
 class Tally:
     """Agent counts by state of every group, brought up to date when they are read.
 
-    A state change between two signed-in states only marks the agent (one set insertion);
+    A state change between two signed-in states only marks the agent (a flag and a list
+    append, once until the next read);
     the counts of its groups move when somebody reads `Group.counts`. Most changes are never
     read one by one (an agent goes READY and at once RESERVED), so most of that work is never
     done. Signing in and out change the totals and are counted at once.
@@ -238,17 +244,24 @@ class Tally:
     __slots__ = ("stale",)
 
     def __init__(self) -> None:
-        self.stale: set[Agent] = set()  # agents whose state may differ from `counted_as`
+        self.stale: list[Agent] = []  # agents whose state may differ from `counted_as`
 
     def settle(self) -> None:
         """Move every marked agent to its current state in its groups' counts."""
         for agent in self.stale:
+            agent.stale = False
             was, now = agent.counted_as, agent.state
             if was is not None and was is not now:
                 for c in agent.tallies:
                     c[was] -= 1
                     c[now] += 1
                 agent.counted_as = now
+        self.stale.clear()
+
+    def forget(self) -> None:
+        """Drop every mark (the counts are being rebuilt from scratch)."""
+        for agent in self.stale:
+            agent.stale = False
         self.stale.clear()
 
 

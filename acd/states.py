@@ -57,6 +57,7 @@ class _Defer:
 
 
 DEFER: Final = _Defer()
+Moves = dict[Trigger, AgentState | _Defer]  # one state's row of the table: trigger -> result
 
 S = AgentState
 T = Trigger
@@ -103,7 +104,7 @@ TRANSITIONS: Final[dict[tuple[AgentState, Trigger], AgentState | _Defer]] = {
 
 # The same table by state, then trigger: what the engine reads on every change (two lookups
 # by member, no key tuple to build and hash).
-BY_STATE: Final[dict[AgentState, dict[Trigger, AgentState | _Defer]]] = {
+BY_STATE: Final[dict[AgentState, Moves]] = {
     state: {t: r for (st, t), r in TRANSITIONS.items() if st is state} for state in AgentState
 }
 
