@@ -51,7 +51,7 @@ from acd.model import (
 from acd.queues import Entry, GroupQueue, MatchKey
 from acd.states import BY_STATE, DEFER, AgentState, Trigger, transition
 from acd.stats import GroupStats
-from acd.strategies import Pool, new_pool
+from acd.strategies import Link, new_pool
 from acd.timers import TimerHeap
 from acd.timers import cancel as cancel_timer
 from acd.timers import deadline as timer_deadline
@@ -406,21 +406,22 @@ class Engine:
         agent.scan = scan
         agent.counted = tuple(g for g, level in scan if level >= g.cfg.min_level)
         agent.tallies = tuple(g.raw_counts for g in agent.counted)
-        # The pools it joins when idle, found now so that going idle is only a few adds.
-        plan: list[tuple[Group, tuple[Pool, ...]]] = []
+        # Its places in the pools it joins when idle, made now so that going idle is only a
+        # few joins.
+        plan: list[tuple[Group, tuple[Link, ...]]] = []
         for g, _ in scan:
             values: list[str | None] = [None]
             if g.cfg.match:
                 values.extend(agent.attrs.get(g.cfg.match[0][1], ()))
-            pools: list[Pool] = []
+            links: list[Link] = []
             for value in values:
                 pool = g.pools.get(value)
                 if pool is None:
                     pool = g.pools[value] = new_pool(g.cfg.strategy)
-                pools.append(pool)
-            plan.append((g, tuple(pools)))
+                links.append(Link(pool, agent))
+            plan.append((g, tuple(links)))
         agent.idle_plan = tuple(plan)
-        agent.idle_pools = tuple(p for _, pools in plan for p in pools)
+        agent.idle_links = tuple(link for _, links in plan for link in links)
         # Longest-idle pools keep arrival order and need no key.
         agent.idle_fifo = all(g.cfg.strategy is Strategy.LONGEST_IDLE for g, _ in scan)
 
@@ -542,22 +543,22 @@ class Engine:
     def _enter_idle(self, agent: Agent) -> None:
         agent.idle_seq = next(self._idle_seq)
         agent.idle_since = self.now
-        if agent.idle_fifo:  # the pools made by _index
-            agent.pools = [pool.add(agent, ()) for pool in agent.idle_pools]
+        agent.pools = agent.idle_links  # made by _index
+        if agent.idle_fifo:
+            for link in agent.idle_links:
+                link.pool.join(link, ())
             return
-        links = []
-        for g, pools in agent.idle_plan:
+        for g, links in agent.idle_plan:
             key = self._strategy_key(agent, g)
-            for pool in pools:
-                links.append(pool.add(agent, key))
-        agent.pools = links
+            for link in links:
+                link.pool.join(link, key)
 
     def _leave_idle(self, agent: Agent) -> None:
         links = agent.pools
         if links:
             for link in links:
                 link.pool.unlink(link)
-            agent.pools = []
+            agent.pools = ()
 
     def _strategy_key(self, agent: Agent, g: Group) -> tuple[float, ...]:
         s = g.cfg.strategy
@@ -1971,7 +1972,7 @@ class Engine:
                 g.raw_counts[state] = 0
         self._tally.forget()
         for agent in list(self.agents.values()):
-            agent.pools = []
+            agent.pools = ()
             fresh = new.agents.get(agent.id)
             if fresh is None:
                 if agent.state is LOGGED_OUT:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import deque
 from enum import StrEnum
+from typing import Final
 
 from acd.events import CallInfo, CallKind, Target
 from acd.model import AgentConfig, SkillGroup, WrapUpMode
@@ -30,9 +31,9 @@ class CallPhase(StrEnum):
 
 
 # Read once per new call or agent: enum class attributes are slow on 3.11 (see acd.members).
-_QUEUED = CallPhase.QUEUED
-_INBOUND = CallKind.INBOUND
-_LOGGED_OUT = AgentState.LOGGED_OUT
+_QUEUED: Final = CallPhase.QUEUED
+_INBOUND: Final = CallKind.INBOUND
+_LOGGED_OUT: Final = AgentState.LOGGED_OUT
 
 
 class Call:
@@ -139,8 +140,8 @@ class Agent:
         "handled",
         "id",
         "idle_fifo",
+        "idle_links",
         "idle_plan",
-        "idle_pools",
         "idle_seq",
         "idle_since",
         "joined",
@@ -193,16 +194,16 @@ class Agent:
         self.idle_since = 0.0
         self.available_at = 0.0  # reject delay: not offered before this
         self.cooldown: Timer | None = None
-        self.pools: list[Link] = []  # its places in the pools while idle
+        self.pools: tuple[Link, ...] = ()  # its places in the pools while idle (idle_links)
         self.members: tuple[str, ...] = ()  # groups it may serve, in this agent's order
         self.scan: tuple[tuple[Group, int], ...] = ()  # (group, own level) in that order
         self.counted: tuple[Group, ...] = ()  # groups whose counts include this agent
         self.tallies: tuple[dict[AgentState, int], ...] = ()  # their raw counts, same order
         self.counted_as: AgentState | None = None  # the state those counts hold it under
         self.stale = False  # marked in the Tally: `counted_as` may be behind `state`
-        # The pools it joins when idle, by group in `scan` order, and all of them.
-        self.idle_plan: tuple[tuple[Group, tuple[Pool, ...]], ...] = ()
-        self.idle_pools: tuple[Pool, ...] = ()
+        # Its places in the pools it joins when idle, by group in `scan` order, and all of them.
+        self.idle_plan: tuple[tuple[Group, tuple[Link, ...]], ...] = ()
+        self.idle_links: tuple[Link, ...] = ()
         self.idle_fifo = True  # all its groups pick longest-idle (pools need no key)
         self.assigned: deque[Call] = deque()
         self.last_offer: dict[str, int] = {}

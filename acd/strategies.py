@@ -22,20 +22,22 @@ if TYPE_CHECKING:
 
 
 class Link:
-    """An idle agent's place in one pool: the engine keeps the agent's links to leave them.
+    """An agent's place in one pool, made once with the agent's pools and reused.
 
-    Leaving is `link.pool.unlink(link)`: a few field writes in a longest-idle pool, a flag in a
-    keyed one; no hashing, however many pools the agent is idle in.
+    Joining is `link.pool.join(link, key)` and leaving `link.pool.unlink(link)`: a few field
+    writes in a longest-idle pool, a flag in a keyed one; no hashing and no allocation, however
+    many pools the agent is idle in.
     """
 
-    __slots__ = ("agent", "live", "next", "pool", "prev")
+    __slots__ = ("agent", "live", "next", "pool", "prev", "seq")
 
     def __init__(self, pool: Pool, agent: Agent) -> None:
         self.pool = pool
         self.agent = agent
-        self.live = True
+        self.live = False  # in the pool now
         self.prev: Link | None = None
         self.next: Link | None = None
+        self.seq = 0  # a keyed pool's filing number: its heap slot of the current stay
 
 
 class Pool:
@@ -49,12 +51,12 @@ class Pool:
     def __init__(self) -> None:
         self.size = 0  # agents in the pool
 
-    def add(self, agent: Agent, key: tuple[float, ...]) -> Link:
-        """Add an agent that became idle, with its strategy key; returns its place."""
+    def join(self, link: Link, key: tuple[float, ...]) -> None:
+        """Put in an agent that became idle (by its link to this pool), with its strategy key."""
         raise NotImplementedError
 
     def unlink(self, link: Link) -> None:
-        """Take an agent out by the place `add` returned."""
+        """Take an agent out by its link."""
         raise NotImplementedError
 
     def first(self, ok: Callable[[Agent], bool]) -> Agent | None:
@@ -87,18 +89,20 @@ class FifoPool(Pool):
         self._first: Link | None = None
         self._last: Link | None = None
 
-    def add(self, agent: Agent, key: tuple[float, ...]) -> Link:
-        """Add at the back (the agent has been idle the shortest time)."""
-        link = Link(self, agent)
+    def join(self, link: Link, key: tuple[float, ...]) -> None:
+        """Put in at the back (the agent has been idle the shortest time)."""
+        if link.live:
+            return
+        link.live = True
         last = self._last
+        link.prev = last
+        link.next = None
         if last is None:
             self._first = link
         else:
             last.next = link
-            link.prev = last
         self._last = link
         self.size += 1
-        return link
 
     def unlink(self, link: Link) -> None:
         """Take an agent out (its neighbours close the gap)."""
@@ -150,13 +154,15 @@ class KeyedPool(Pool):
         self._heap: list[tuple[tuple[float, ...], int, Link]] = []
         self._seq = 0  # breaks ties, so the heap never compares links
 
-    def add(self, agent: Agent, key: tuple[float, ...]) -> Link:
-        """Add with its sort key (smaller first)."""
-        link = Link(self, agent)
+    def join(self, link: Link, key: tuple[float, ...]) -> None:
+        """Put in with its sort key (smaller first)."""
+        if link.live:
+            return
+        link.live = True
         self._seq += 1
+        link.seq = self._seq  # slots of its earlier stays are stale from now on
         heapq.heappush(self._heap, (key, self._seq, link))
         self.size += 1
-        return link
 
     def unlink(self, link: Link) -> None:
         """Take an agent out (its heap slot is dropped later)."""
@@ -165,13 +171,13 @@ class KeyedPool(Pool):
         link.live = False
         self.size -= 1
         if len(self._heap) > 4 * self.size + 64:
-            self._heap = [it for it in self._heap if it[2].live]
+            self._heap = [it for it in self._heap if _current(it)]
             heapq.heapify(self._heap)
 
     def head(self) -> Agent | None:
         """The first agent in key order."""
         heap = self._heap
-        while heap and not heap[0][2].live:
+        while heap and not _current(heap[0]):
             heapq.heappop(heap)
         return heap[0][2].agent if heap else None
 
@@ -180,13 +186,19 @@ class KeyedPool(Pool):
         head = self.head()
         if head is None or ok(head):
             return head
-        for _, _, link in sorted(self._heap):
-            if link.live and ok(link.agent):
-                return link.agent
+        for item in sorted(self._heap):
+            if _current(item) and ok(item[2].agent):
+                return item[2].agent
         return None
 
     def __iter__(self) -> Iterator[Agent]:
-        return iter([link.agent for _, _, link in sorted(self._heap) if link.live])
+        return iter([it[2].agent for it in sorted(self._heap) if _current(it)])
+
+
+def _current(item: tuple[tuple[float, ...], int, Link]) -> bool:
+    """Whether a keyed pool's heap slot is its agent's current stay."""
+    link = item[2]
+    return link.live and link.seq == item[1]
 
 
 def new_pool(strategy: Strategy) -> Pool:
