@@ -629,17 +629,16 @@ class Engine:
             q = g.queue
             if not q.count:
                 continue
-            parts = q.parts
-            if len(parts) == 1 and not g.cfg.match:  # the common case: one partition
-                for part in parts.values():
-                    e = q.head_of(part, now) if part.level <= level else None
+            only = q.only
+            if only is not None and not g.cfg.match:  # the common case: one partition
+                e = q.head_of(only, now) if only.level <= level else None
                 if e is not None:
                     self._offer(e.call, agent, g)
                     return
                 continue
             best: Entry | None = None
             best_rank = 0
-            for part in parts.values():
+            for part in q.parts.values():
                 if part.level > level or not self._serves(agent, g.cfg, part.key):
                     continue
                 e = q.head_of(part, now)

@@ -92,7 +92,7 @@ class SubQueue:
 class GroupQueue:
     """Waiting entries of one skill group."""
 
-    __slots__ = ("ages", "ceiling", "count", "group", "origin", "parts", "rate")
+    __slots__ = ("ages", "ceiling", "count", "group", "only", "origin", "parts", "rate")
 
     def __init__(self, group: str, rate: float, ceiling: float, origin: float = 0.0) -> None:
         self.group = group
@@ -104,6 +104,7 @@ class GroupQueue:
         self.ceiling = ceiling if self.rate > 0 else math.inf
         self.ages = self.ceiling != math.inf  # calls can reach the ceiling
         self.parts: dict[PartKey, SubQueue] = {}
+        self.only: SubQueue | None = None  # the partition, while there is exactly one
         self.count = 0
 
     # -- changes ------------------------------------------------------------------------
@@ -114,6 +115,7 @@ class GroupQueue:
         part = self.parts.get(pk)
         if part is None:
             part = self.parts[pk] = SubQueue(key, entry.level)
+            self._parts_changed()
         entry.part = part
         entry.queue = self
         a = entry.queued_at
@@ -160,8 +162,13 @@ class GroupQueue:
         if part.count == 0:
             # Drop the partition so scans only meet live ones; stale slots go with it.
             del self.parts[(part.key, part.level)]
+            self._parts_changed()
         elif len(part.ageing) + len(part.due) + len(part.capped) > 4 * part.count + 256:
             self._compact(part)
+
+    def _parts_changed(self) -> None:
+        parts = self.parts
+        self.only = next(iter(parts.values())) if len(parts) == 1 else None
 
     def _compact(self, part: SubQueue) -> None:
         """Drop stale slots (removed or capped entries) from a partition's heaps.
