@@ -270,14 +270,14 @@ class Engine:
         entry = call.entries.get(call.group)
         if entry is None:
             return 0
-        return self.groups[call.group].queue.position(entry, self.now)
+        return call.home.queue.position(entry, self.now)
 
     def estimated_wait(self, call_id: str) -> float:
         """Estimated seconds until a waiting call is offered (inf when nobody is staffed)."""
         call = self.call(call_id)
         if call.phase not in WAITING:
             return 0.0
-        return self._ewt(self.groups[call.group], self.position(call_id))
+        return self._ewt(call.home, self.position(call_id))
 
     def estimated_wait_new(self, group_id: str) -> float:
         """Estimated wait of a call entering `group_id` now (for IVR decisions)."""
@@ -622,7 +622,7 @@ class Engine:
         while agent.assigned:
             call = agent.assigned.popleft()
             if call.phase is ASSIGNED and call.assigned_to is agent:
-                self._offer(call, agent, self.groups[call.group])
+                self._offer(call, agent, call.home)
                 return
         now = self.now
         for g, level in agent.scan:
@@ -656,11 +656,9 @@ class Engine:
         if call.entries:
             self._unqueue(call)
         else:  # matched on arrival, never filed: only the home index may hold it
-            home_group = self.groups.get(call.group)
-            if home_group is not None:
-                waiting = home_group.home
-                if call.id in waiting:  # `in` and `del`: no method call in a compiled build
-                    del waiting[call.id]
+            waiting = call.home.home
+            if call.id in waiting:  # `in` and `del`: no method call in a compiled build
+                del waiting[call.id]
         call.phase = OFFERED
         call.agent = agent
         if agent.pools:
@@ -672,7 +670,7 @@ class Engine:
         self._change(agent, T_OFFER, call_id=cid)
         now = self.now
         call.timer = timer = self.timers.add_after(
-            self.groups[gid].ring_lane, now, self._on_ring_timeout, call
+            call.home.ring_lane, now, self._on_ring_timeout, call
         )
         deadline: float = timer[0]
         if via.cfg.strategy is ROUND_ROBIN:
@@ -694,6 +692,11 @@ class Engine:
 
     # ------------------------------------------------------------------ queueing
 
+    def _rehome(self, call: Call, g: Group) -> None:
+        """Give a call a new home group (the id and the group go together)."""
+        call.home = g
+        call.group = g.cfg.id
+
     def _queue(self, call: Call) -> None:
         """Put the call in the queue of every group it targets (its place is its own)."""
         call.phase = QUEUED
@@ -702,7 +705,7 @@ class Engine:
             e = Entry(call, gid, call.base, call.queued_at, level)
             g.queue.push(e, self._match_key(call, g.cfg), self.now)
             call.entries[gid] = e
-        self.groups[call.group].home[call.id] = call
+        call.home.home[call.id] = call
 
     def _unqueue(self, call: Call) -> None:
         entries = call.entries
@@ -712,11 +715,9 @@ class Engine:
                 assert queue is not None
                 queue.remove(e)
             entries.clear()
-        home = self.groups.get(call.group)
-        if home is not None:
-            waiting = home.home
-            if call.id in waiting:
-                del waiting[call.id]
+        waiting = call.home.home  # a retired home group is out of self.groups: no lookup
+        if call.id in waiting:
+            del waiting[call.id]
 
     def _requeue(self, call: Call) -> None:
         """An offer fell through: the call goes back to its place and is matched again."""
@@ -750,7 +751,7 @@ class Engine:
             if reason:
                 self._refuse(call, g, reason, depth)
                 return
-        call.group = cfg.id
+        self._rehome(call, g)
         call.targets = {cfg.id: cfg.min_level}
         if cfg.id not in call.groups_seen:
             call.groups_seen.append(cfg.id)
@@ -793,11 +794,11 @@ class Engine:
             self._emit(ev.CallOverflowed(self.now, call.id, cfg.id, rule.target, "move", reason))
             self._admit(call, self.groups[rule.target], depth + 1)
         elif action is EntryAction.VOICEMAIL:
-            call.group = cfg.id
+            self._rehome(call, g)
             self._park(call, None, "voicemail")
             self._emit(ev.RecordVoicemail(self.now, call.id, cfg.id))
         elif action is EntryAction.CALLBACK:
-            call.group = cfg.id
+            self._rehome(call, g)
             self._park(call, None, "callback:" + cause.value)
             self._emit(ev.OfferCallback(self.now, call.id, cfg.id, None))
         else:
@@ -821,7 +822,7 @@ class Engine:
         if call.phase is PARKED:
             call.parked_for = ""
             if not call.targets:
-                call.targets = {call.group: self.groups[call.group].cfg.min_level}
+                call.targets = {call.group: call.home.cfg.min_level}
             self._queue(call)
             self._emit(
                 _CallQueued(
@@ -839,7 +840,7 @@ class Engine:
             call.rule_timer = None
         if call.phase is not QUEUED or not call.caller_present:
             return
-        g = self.groups[call.group]
+        g = call.home
         next_due = math.inf
         for i, rule in enumerate(g.cfg.overflow):
             if i in call.fired:
@@ -933,7 +934,7 @@ class Engine:
         """Move a waiting call to another group: same place, the new group's rules."""
         old = call.group
         self._unqueue(call)
-        call.group = to.cfg.id
+        self._rehome(call, to)
         call.targets = {to.cfg.id: to.cfg.min_level}
         call.entered_at = self.now
         call.fired = set()
@@ -969,7 +970,7 @@ class Engine:
             else:
                 base = pr.base(brand, vip, bonus)
         restored_at = e.queued_at
-        call = Call(info, INBOUND, g.cfg.id, base, self.now if restored_at is None else restored_at)
+        call = Call(info, INBOUND, g, base, self.now if restored_at is None else restored_at)
         self.calls[cid] = call
         self._admit(call, g, restoring=restored_at is not None)
 
@@ -988,7 +989,7 @@ class Engine:
             if e.priority is None
             else min(pr.ceiling, max(pr.floor, e.priority))
         )
-        call = Call(e.call, e.kind, g.cfg.id, base, e.queued_at)
+        call = Call(e.call, e.kind, g, base, e.queued_at)
         if e.kind is not INBOUND:
             call.number = e.call.caller
         call.answered_at = e.answered_at
@@ -1053,7 +1054,7 @@ class Engine:
 
     def _abandon(self, call: Call, ringing: bool) -> None:
         wait = self.now - call.wait_from
-        g = self.groups[call.group]
+        g = call.home
         if call.kind is INBOUND:
             g.stats.abandoned(self.now, wait)
         self._emit(ev.CallAbandoned(self.now, call.id, call.group, wait, ringing))
@@ -1182,7 +1183,7 @@ class Engine:
         if first:
             call.answered_at = self.now
         if call.kind is INBOUND:
-            self.groups[call.group].stats.answered(self.now, wait)
+            call.home.stats.answered(self.now, wait)
         self._join(call, agent)
         self._emit(ev.CallAnswered(self.now, call.id, agent.id, call.group, call.kind, wait))
         parent = call.parent
@@ -1256,8 +1257,8 @@ class Engine:
                 self._assign(call, b, "transfer")
                 return
         g = self.groups.get(target.value) if target.kind is TargetKind.GROUP else None
-        g = g or self.groups[call.group]
-        call.group = g.cfg.id
+        g = g or call.home
+        self._rehome(call, g)
         call.targets = {g.cfg.id: g.cfg.min_level}
         call.entered_at = self.now
         call.fired = set()
@@ -1399,7 +1400,7 @@ class Engine:
         if due > self.now:
             self._park(call, due, "scheduled")
         elif call.phase is PARKED:
-            call.targets = call.targets or {call.group: self.groups[call.group].cfg.min_level}
+            call.targets = call.targets or {call.group: call.home.cfg.min_level}
             self._unpark(call)
         self._emit(ev.CallbackQueued(self.now, call.id, call.group, call.kind, due, 0, call.number))
         if call.phase is QUEUED:
@@ -1414,7 +1415,7 @@ class Engine:
         base = self.config.priorities.base(e.call.brand, e.call.vip)
         kind = CallKind.VOICEMAIL if e.voicemail else CallKind.CALLBACK
         place = max(e.at, self.now) if e.queued_at is None else e.queued_at
-        call = Call(e.call, kind, g.cfg.id, base, place)
+        call = Call(e.call, kind, g, base, place)
         call.number = e.number
         call.voicemail = e.voicemail
         call.attempts = e.attempts
@@ -1461,7 +1462,7 @@ class Engine:
         self._retry_or_fail(call)
 
     def _retry_or_fail(self, call: Call) -> None:
-        policy = self.groups[call.group].cfg.callback
+        policy = call.home.cfg.callback
         if call.attempts >= policy.max_attempts:
             self._end(call, Cause.CALLBACK_FAILED, "system")
             return
@@ -1495,7 +1496,7 @@ class Engine:
         call.caller_present = False
         call.voicemail = e.ref
         call.number = call.info.caller
-        call.targets = call.targets or {call.group: self.groups[call.group].cfg.min_level}
+        call.targets = call.targets or {call.group: call.home.cfg.min_level}
         self._emit(
             ev.CallbackQueued(self.now, call.id, call.group, call.kind, self.now, 0, call.number)
         )
@@ -1595,7 +1596,7 @@ class Engine:
             self._emit(ev.DialOut(self.now, call.id, agent.id, agent.endpoint, call.number))
             return
         announce = ""
-        if call.kind is INBOUND and self.groups[call.group].cfg.announce_agent_number:
+        if call.kind is INBOUND and call.home.cfg.announce_agent_number:
             announce = agent.cfg.number
         parent = call.parent
         self._emit(
@@ -1618,7 +1619,7 @@ class Engine:
         if call.timer is not None:
             cancel_timer(call.timer)
             call.timer = None
-        cfg = self.groups[call.group].cfg
+        cfg = call.home.cfg
         agent.misses += 1
         if agent.misses >= cfg.max_misses:
             self._change(agent, T_REJECT_LIMIT, "rejected", call_id=call.id)
@@ -1690,12 +1691,13 @@ class Engine:
             b = self.agents[e.target.value]
             if b.state is not READY or b.offer is not None or b.available_at > self.now:
                 raise NotAvailable(f"agent {b.id} is not ready", agent_id=b.id)
-        gid = e.target.value if e.target.kind is TargetKind.GROUP else call.group
+        via = self.groups[e.target.value] if e.target.kind is TargetKind.GROUP else call.home
+        gid = via.cfg.id
         cid = f"{call.id}#c{next(self._consult_seq)}"
         c = Call(
             msgspec.structs.replace(call.info, id=cid),
             CallKind.CONSULT,
-            gid,
+            via,
             self.config.priorities.ceiling,
             self.now,
         )
@@ -1708,7 +1710,7 @@ class Engine:
             self._emit(ev.HoldCaller(self.now, call.id, True))
         self._parties(call, "consult")
         if b is not None:
-            self._offer(c, b, self.groups[gid])
+            self._offer(c, b, via)
         elif e.target.kind is TargetKind.GROUP:
             g = self.groups[gid]
             c.targets = {gid: g.cfg.min_level}

@@ -60,6 +60,7 @@ class Call:
         "held",
         "held_since",
         "hold_total",
+        "home",
         "id",
         "info",
         "kind",
@@ -81,12 +82,14 @@ class Call:
     )
 
     def __init__(
-        self, info: CallInfo, kind: CallKind, group: str, base: float, queued_at: float
+        self, info: CallInfo, kind: CallKind, home: Group, base: float, queued_at: float
     ) -> None:
         self.id = info.id
         self.info = info
         self.kind = kind
-        self.group = group  # home group
+        # Its home group, and that group's id (kept together: Engine._rehome).
+        self.home = home
+        self.group = group = home.cfg.id
         self.base = base
         self.queued_at = queued_at  # fixes the place in every queue, never changes
         self.wait_from = queued_at  # start of the current wait for an agent (KPI)
