@@ -205,12 +205,11 @@ class Engine:
         A refused event raises an `AcdError` and changes nothing; outputs of timers that fell
         due before it ride on the error as `error.outputs` so the host loses none of them.
         """
+        timed: list[Output] | None = None  # no list built for the usual event without timers
         if self.timers.soonest <= now:
             timed = self.advance(now)
-        else:
-            timed = []
-            if now > self.now:
-                self.now = now
+        elif now > self.now:
+            self.now = now
         handler = self._handlers.get(type(event))
         if handler is None:
             raise TypeError(f"not an engine event: {event!r}")
@@ -219,7 +218,7 @@ class Engine:
         except AcdError as err:
             if self._out:  # a handler must validate before it changes anything
                 raise AssertionError(f"{type(event).__name__} failed after changes") from err
-            err.outputs = timed
+            err.outputs = timed or []
             raise
         out, self._out = self._out, []
         return timed + out if timed else out
