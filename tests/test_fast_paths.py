@@ -164,7 +164,9 @@ def test_queue_head_stays_right_while_stale_slots_are_compacted_away() -> None:
     for step in range(6000):
         now += 0.0371  # off the grid of ceiling times (ranks round to micro-points)
         if len(live) < 400 or rng.random() < 0.5:
-            e = Entry(f"c{step}", "g", rng.choice([10.0, 20.0, 60.0, 100.0]), now, 1)
+            # Now and then a call filed out of arrival order (requeued after a missed offer).
+            at = now if rng.random() < 0.9 else now - rng.uniform(0.0, 150.0)
+            e = Entry(f"c{step}", "g", rng.choice([10.0, 20.0, 60.0, 100.0]), at, 1)
             q.push(e, (), now)
             live.append(e)
         else:
@@ -173,6 +175,4 @@ def test_queue_head_stays_right_while_stale_slots_are_compacted_away() -> None:
         best = q.head(now)
         assert best is min(live, key=lambda x: q.rank(x, now))
     assert q.count == len(live) == sum(1 for _ in q.entries())
-    part = next(iter(q.parts.values()))
-    slots = len(part.ageing) + len(part.due) + len(part.capped)
-    assert slots <= 4 * part.count + 256  # stale slots did not pile up
+    assert q.slots() <= 4 * q.count + 256  # removed entries did not pile up
