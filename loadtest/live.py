@@ -43,8 +43,9 @@ from typing import Any
 
 from acd.sim import Scenario
 from agent_gateway import messages as m
+from loadtest.lean_agents import LeanAgent
 from loadtest.reference import ProcStat
-from loadtest.sim_agents import Behaviour, SimAgent, SimFleet
+from loadtest.sim_agents import Behaviour, Desk, SimAgent, SimFleet
 from loadtest.sim_switch import Caller, SimCall, SimSwitch
 
 SWITCH_ID = "loadtest"
@@ -279,8 +280,11 @@ class Tally:
 class LiveFleet(SimFleet):
     """A SimFleet that also measures occupancy and handle time like `acd.sim` does."""
 
-    def __init__(self, url: str, behaviour: Behaviour, seed: int, sc: Scenario) -> None:
+    def __init__(
+        self, url: str, behaviour: Behaviour, seed: int, sc: Scenario, lean: bool = True
+    ) -> None:
         super().__init__(url, behaviour, seed)
+        self.lean = lean
         self.sc = sc
         self.k = behaviour.time_scale
         self.t0 = math.inf  # epoch of simulated time 0 (set when arrivals start)
@@ -293,9 +297,14 @@ class LiveFleet(SimFleet):
         """Simulated seconds of an epoch time."""
         return (epoch - self.t0) * self.k
 
-    def count_error(self, fut: asyncio.Future[Any]) -> None:
+    def make_agent(self, aid: str, secret: str) -> Desk:
+        if self.lean:
+            return LeanAgent(self, aid, secret)
+        return super().make_agent(aid, secret)
+
+    def replied(self, code: str | None) -> None:
         self.tally.replies += 1
-        super().count_error(fut)
+        super().replied(code)
 
     def on_state(self, agent: SimAgent, st: m.StateChanged) -> None:
         old = self.state.get(agent.aid)
@@ -359,6 +368,7 @@ class LiveOptions:
     signin_concurrency: int = 200
     drain_seconds: float = 60.0  # real seconds to wait for queued and talking calls at the end
     think: float = 0.0  # mean seconds from offer to accept (the scenario's `think`)
+    lean: bool = True  # desktops on `loadtest.lean_agents` (False: on AgentClient)
     # Seconds to read the spawned server's CPU with everyone signed in and no calls, before
     # the arrivals: its idle rate (keepalives, timers), to tell per-call work from fixed costs.
     idle_probe: float = 0.0
@@ -432,7 +442,7 @@ async def _drive(
         break_seconds=sc.break_length,
         time_scale=k,
     )
-    fleet = LiveFleet(f"{base}/agent", behaviour, sc.seed, sc)
+    fleet = LiveFleet(f"{base}/agent", behaviour, sc.seed, sc, lean=opts.lean)
     switch = SimSwitch(
         f"{base}/switch",
         opts.switch_id,
@@ -527,7 +537,7 @@ def _switch_frames(sw: SimSwitch) -> int:
 
 def _agent_frames(fleet: LiveFleet) -> tuple[int, int]:
     """Pushes received and requests answered of every desktop so far."""
-    return sum(a.client.last_seq for a in fleet.agents), fleet.tally.replies
+    return sum(a.last_seq for a in fleet.agents), fleet.tally.replies
 
 
 async def _idle_rate(spawned: SpawnedServer | None, base: str, seconds: float) -> float | None:
