@@ -54,7 +54,8 @@ class LeanAgent(LeanSocket):
 
     async def start(self) -> None:
         """Connect, say hello, sign in and go ready (awaiting each reply)."""
-        await self.open(self.fleet.url, max_size=2**20)
+        async with self.fleet.opening:
+            await self.open(self.fleet.url, max_size=2**20)
         await self.request(m.Hello(id=0, version=m.VERSION, client="acd-loadtest"))
         res = await self.request(m.SignIn(id=0, agent_id=self.aid, secret=self.secret))
         # the sign-in's snapshot covers every push up to its seq

@@ -369,6 +369,9 @@ class LiveOptions:
     drain_seconds: float = 60.0  # real seconds to wait for queued and talking calls at the end
     think: float = 0.0  # mean seconds from offer to accept (the scenario's `think`)
     lean: bool = True  # desktops on `loadtest.lean_agents` (False: on AgentClient)
+    # Pin the spawned server to one CPU and this process to the others (`pin_cpus`), so the
+    # load's own bursts do not take the server's core; off by default (see docs/performance.md)
+    pin: bool = False
     # Seconds to read the spawned server's CPU with everyone signed in and no calls, before
     # the arrivals: its idle rate (keepalives, timers), to tell per-call work from fixed costs.
     idle_probe: float = 0.0
@@ -404,12 +407,39 @@ async def live_run(
         sc, config=opts.config or None, time_scale=opts.time_scale, token=token, secret=secret
     )
     await asyncio.to_thread(spawned.start)
+    mine = os.sched_getaffinity(0)
     try:
+        if opts.pin:
+            pin_cpus(spawned.pid, os.getpid())
         run = LiveOptions(**{**opts.__dict__, "server": spawned.url})
         run.switch_token, run.agent_secret = token, secret
         return await _drive(sc, run, spawned, progress)
     finally:
+        if opts.pin:
+            _set_affinity(os.getpid(), mine)
         await asyncio.to_thread(spawned.stop)
+
+
+def pin_cpus(server: int, client: int) -> tuple[set[int], set[int]]:
+    """Put the server process on the first CPU this process may use and the client on the
+    rest (every thread of each); returns (server CPUs, client CPUs). With one CPU, both
+    stay on it."""
+    cpus = sorted(os.sched_getaffinity(0))
+    theirs, ours = {cpus[0]}, set(cpus[1:]) or {cpus[0]}
+    _set_affinity(server, theirs)
+    _set_affinity(client, ours)
+    return theirs, ours
+
+
+def _set_affinity(pid: int, cpus: set[int]) -> None:
+    """Every thread of `pid` (threads started later inherit their creator's affinity)."""
+    try:
+        tasks = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        tasks = [pid]
+    for tid in tasks:
+        with contextlib.suppress(OSError):  # a thread that just ended
+            os.sched_setaffinity(tid, cpus)
 
 
 def _agent_ids(sc: Scenario, opts: LiveOptions) -> list[str]:

@@ -25,6 +25,11 @@ from typing import Any, Protocol
 from agent_gateway import messages as m
 from agent_gateway.client import AgentClient
 
+# Opening handshakes in flight at once. One process opens connections faster than a server's
+# listen backlog (100 in asyncio) drains while it also signs others in: past it the kernel
+# drops SYNs, and each retransmission costs the connection 1, 3, 7 s.
+OPENING = 50
+
 
 @dataclass
 class Behaviour:
@@ -101,7 +106,8 @@ class SimAgent:
 
     async def start(self) -> None:
         """Connect, sign in and go ready."""
-        await self.client.connect()
+        async with self.fleet.opening:
+            await self.client.connect()
         await self.client.sign_in(self.aid, self.secret)
         await self.client.ready()
 
@@ -134,6 +140,7 @@ class SimFleet:
         self.stats = FleetStats()
         self.agents: list[Any] = []  # SimAgent or another Desk (see make_agent)
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.opening = asyncio.Semaphore(OPENING)  # see OPENING
         self.measuring = True
 
     async def start(self, credentials: Iterable[tuple[str, str]], concurrency: int = 100) -> None:
