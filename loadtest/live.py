@@ -494,6 +494,7 @@ async def _drive(
     fleet.stats.latencies.clear()
     pushes0, requests0 = _agent_frames(fleet)
     frames0 = _switch_frames(switch)
+    hist0 = scraped_histogram(base, OFFER_HISTOGRAM)
     cpu0 = _server_cpu(spawned, base)
     own0 = time.process_time()
     loop = asyncio.get_running_loop()
@@ -502,7 +503,10 @@ async def _drive(
     real0 = loop.time()
     arrivals = loop.create_task(_arrive(switch, sc, k, counted))
     ticker = loop.create_task(_tick(progress, real0, k)) if progress else None
+    lag = LagProbe(loop)
     await arrivals
+    lag.stop()
+    own_arrivals = time.process_time() - own0
     # drain: every counted call answered or gone, then the talking ones finish
     await _wait(lambda: not any(c.id in counted and c.answered_at is None
                                 for c in switch.calls.values()), opts.drain_seconds)  # fmt: skip
@@ -511,6 +515,7 @@ async def _drive(
     end = time.time()
     cpu1 = _server_cpu(spawned, base)
     own = time.process_time() - own0
+    server_side = histogram_delta(hist0, scraped_histogram(base, OFFER_HISTOGRAM))
     fleet.close_spans(min(end, t0 + sc.duration / k))
     if ticker is not None:
         ticker.cancel()
@@ -524,6 +529,16 @@ async def _drive(
         {
             "offer_latency_p50_ms": _finite(fleet.stats.percentile(0.5)),
             "offer_latency_p99_ms": _finite(fleet.stats.percentile(0.99)),
+            # the same offers as the server saw them: decision -> frame in its socket
+            # (its acd_offer_latency_seconds histogram; quantiles interpolated in a bucket)
+            "server_offer_latency_p50_ms": _ms(bucket_quantile(server_side, 0.5)),
+            "server_offer_latency_p99_ms": _ms(bucket_quantile(server_side, 0.99)),
+            "server_offers_within_5ms": _share(server_side, 0.005),
+            # how late this process ran its own timers while the calls arrived: the share of
+            # the desktops' latency that is the load generator being behind
+            "client_lag_p50_ms": _finite(lag.percentile(0.5)),
+            "client_lag_p99_ms": _finite(lag.percentile(0.99)),
+            "client_lag_max_ms": _finite(lag.percentile(1.0)),
             "server_cpu_seconds": None if cpu0 is None or cpu1 is None else cpu1 - cpu0,
             "server_idle_cpu_per_second": idle_rate,
             "time_scale": k,
@@ -536,6 +551,7 @@ async def _drive(
             "server_rss_per_agent_bytes": rss / len(fleet.agents) if rss and fleet.agents else None,
             "real_seconds": end - t0,
             "driver_cpu_seconds": own,
+            "driver_cpu_seconds_arrivals": own_arrivals,
             "switch_commands": dict(switch.commands),
             "errors": len(switch.errors) + sum(fleet.stats.errors.values()),
             "error_codes": _codes(switch, fleet),
@@ -557,6 +573,95 @@ def _codes(sw: SimSwitch, fleet: SimFleet) -> dict[str, int]:
 
 def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
+
+
+def _ms(x: float | None) -> float | None:
+    return None if x is None else 1000.0 * x
+
+
+OFFER_HISTOGRAM = "acd_offer_latency_seconds"
+Buckets = list[tuple[float, float]]  # (upper bound in seconds, cumulative count)
+
+
+def scraped_histogram(url: str, name: str) -> Buckets | None:
+    """A histogram's cumulative buckets from the server's /metrics (None without one)."""
+    http = "http" + url[2:] if url.startswith("ws") else url
+    try:
+        with urllib.request.urlopen(http.rstrip("/") + "/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except (OSError, ValueError):
+        return None
+    out: Buckets = []
+    prefix = name + '_bucket{le="'
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            le, _, count = line[len(prefix) :].partition('"}')
+            out.append((float(le), float(count)))
+    return sorted(out) or None
+
+
+def histogram_delta(before: Buckets | None, after: Buckets | None) -> Buckets | None:
+    """The observations between two scrapes of one histogram."""
+    if before is None or after is None or len(before) != len(after):
+        return None
+    return [(le, n1 - n0) for (le, n0), (_, n1) in zip(before, after, strict=True)]
+
+
+def bucket_quantile(buckets: Buckets | None, q: float) -> float | None:
+    """The q-quantile, linear within its bucket (as Prometheus' histogram_quantile); the
+    highest finite bound when it falls in the +Inf bucket."""
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    rank = q * buckets[-1][1]
+    lo, below = 0.0, 0.0
+    for le, n in buckets:
+        if n >= rank:
+            if math.isinf(le):
+                return lo
+            return lo + (le - lo) * ((rank - below) / (n - below) if n > below else 1.0)
+        lo, below = le, n
+    return lo
+
+
+def _share(buckets: Buckets | None, bound: float) -> float | None:
+    """The share of observations at or under `bound` (one of the bucket bounds)."""
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    for le, n in buckets:
+        if le == bound:
+            return n / buckets[-1][1]
+    return None
+
+
+class LagProbe:
+    """How late this process's event loop runs a timer, sampled every `period` seconds: when
+    the load generator is behind, the latencies it records include its own lag."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, period: float = 0.005) -> None:
+        self.loop = loop
+        self.period = period
+        self.lags: list[float] = []
+        self.due = time.perf_counter() + period
+        self.handle: asyncio.TimerHandle | None = loop.call_later(period, self._tick)
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.lags.append(max(0.0, now - self.due))
+        self.due = now + self.period
+        self.handle = self.loop.call_later(self.period, self._tick)
+
+    def stop(self) -> None:
+        """Stop sampling."""
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+
+    def percentile(self, q: float) -> float:
+        """The q-quantile of the lags in milliseconds (nan when none)."""
+        if not self.lags:
+            return math.nan
+        xs = sorted(self.lags)
+        return 1000.0 * xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
 def _switch_frames(sw: SimSwitch) -> int:
