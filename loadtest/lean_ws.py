@@ -111,7 +111,17 @@ class LeanSocket(asyncio.Protocol):
     """A websocket client connection driven by callbacks: override `frame()` (a whole data
     message from the server) and, if needed, `lost()` (the connection is gone)."""
 
-    __slots__ = ("_buf", "_closed", "_flush_to", "_opened", "_out", "_parts", "proto", "transport")
+    __slots__ = (
+        "_buf",
+        "_closed",
+        "_flush_to",
+        "_opened",
+        "_out",
+        "_parts",
+        "_refused",
+        "proto",
+        "transport",
+    )
 
     def __init__(self) -> None:
         self.proto: ClientProtocol | None = None
@@ -122,6 +132,7 @@ class LeanSocket(asyncio.Protocol):
         self._opened: asyncio.Future[None] | None = None
         self._closed: asyncio.Future[None] | None = None
         self._flush_to: _Flusher | None = None
+        self._refused = False  # the handshake's response is not an upgrade
 
     # -------------------------------------------------------------- what a subclass does
 
@@ -269,27 +280,35 @@ class LeanSocket(asyncio.Protocol):
         self._buf = buf[i:] if i < n else b""
 
     def _handshake(self, data: bytes) -> None:
-        """Feed the HTTP response to websockets, and nothing after it: the frames that may
-        follow in the same read are parsed here, from a frame boundary."""
+        """Feed the HTTP response to websockets. An upgrade (101, no body) is fed up to its
+        blank line and no further: the frames that may follow in the same read are parsed
+        here, from a frame boundary. A refusal is fed whole, body included."""
         proto = self.proto
-        assert proto is not None and self._opened is not None
+        assert proto is not None
         buf = self._buf + data
-        end = buf.find(b"\r\n\r\n")
-        if end < 0 and len(buf) < 65536:
-            self._buf = buf
-            return
-        cut = end + 4 if end >= 0 else len(buf)
+        if not self._refused:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0 and len(buf) < 65536:
+                self._buf = buf
+                return
+            self._refused = end < 0 or not buf.startswith(b"HTTP/1.1 101 ")
+        cut = len(buf) if self._refused else end + 4
         self._buf = b""
         proto.receive_data(buf[:cut])
-        for event in proto.events_received():
-            if isinstance(event, Response) and not self._opened.done():
-                if proto.handshake_exc is not None:
-                    self._opened.set_exception(proto.handshake_exc)
-                else:
-                    self._opened.set_result(None)
-        self._write_control()
+        self._handshake_events()
         if proto.state is State.OPEN and cut < len(buf):
             self.data_received(buf[cut:])
+
+    def _handshake_events(self) -> None:
+        proto, opened = self.proto, self._opened
+        assert proto is not None and opened is not None
+        for event in proto.events_received():
+            if isinstance(event, Response) and not opened.done():
+                if proto.handshake_exc is not None:
+                    opened.set_exception(proto.handshake_exc)
+                else:
+                    opened.set_result(None)
+        self._write_control()
 
     def _control(self, chunk: bytes) -> None:
         proto = self.proto
@@ -319,6 +338,9 @@ class LeanSocket(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._opened is not None and not self._opened.done() and self.proto is not None:
+            self.proto.receive_eof()  # a refusal's body may run to the end of the stream
+            self._handshake_events()
         if self._opened is not None and not self._opened.done():
             self._opened.set_exception(exc or ConnectionError("closed during the handshake"))
         if self._closed is not None and not self._closed.done():
