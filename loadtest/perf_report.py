@@ -15,8 +15,16 @@ from this process) and is printed beside its reference measured in the same run:
 - memory: server resident memory per signed-in agent against a bare idle websocket
   connection (`loadtest.reference.connection_memory`, same count); target <= 1.5x;
 - latency: offer latency p50 / p99 (core decision -> frame at the desktop) at 100, 300 and
-  500 calls/s with 5,000 agents; target p99 <= 5 ms at 500 calls/s;
+  500 calls/s with 5,000 agents; target p99 <= 5 ms at 500 calls/s. Beside it, the same
+  offers as the server saw them (decision -> frame in its socket, from its
+  `acd_offer_latency_seconds` histogram, with the share within 5 ms) and this process's own
+  loop lag (how late it ran a 5 ms timer): when the load client is behind, what the desktops
+  record includes its lag;
 - ceiling: the highest rate (steps of `--step`) whose p99 offer latency stays <= 5 ms.
+
+`--client full` drives the desktops on `AgentClient` instead of the lean connection (for
+comparison); `--pin` puts the server on the first CPU and this process on the others
+(`os.sched_setaffinity`, every thread); neither is on by default.
 
 Calls: Poisson arrivals, no IVR (straight to one FIFO group), exponential talk of `--aht`
 seconds, desktops that accept at once. Every run prints one JSON line; a table follows.
