@@ -152,9 +152,13 @@ class LeanSocket(asyncio.Protocol):
         self._opened = loop.create_future()
         self._closed = loop.create_future()
         self._flush_to = _flusher()
-        async with asyncio.timeout(timeout):
-            await loop.create_connection(lambda: self, uri.host, uri.port)
-            await self._opened
+        try:
+            async with asyncio.timeout(timeout):
+                await loop.create_connection(lambda: self, uri.host, uri.port)
+                await self._opened
+        except BaseException:
+            self.abort()  # no half-open connection left behind a timeout or a refusal
+            raise
 
     @property
     def is_open(self) -> bool:
