@@ -90,6 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument(
         "--first-agent", type=int, default=0, help="agent ids FIRST.. (default 1000, or --config's)"
     )
+    live.add_argument(
+        "--pin",
+        action="store_true",
+        help="spawned server on the first CPU, this process on the others (off by default)",
+    )
+    live.add_argument(
+        "--client",
+        choices=("lean", "full"),
+        default="lean",
+        help="desktops on the lean connection (default) or on AgentClient",
+    )
     return p
 
 
@@ -165,6 +176,8 @@ def run_live(args: argparse.Namespace, progress: Callable[[float], None] | None)
         agent_secret=args.agent_secret,
         agent_ids=ids,
         think=args.think,
+        pin=args.pin,
+        lean=args.client == "lean",
     )
 
 
@@ -195,6 +208,8 @@ ROWS: Sequence[tuple[str, str, str]] = (
     ("calls per second", "calls_per_second", "{:.2f}"),
     ("offer latency p50 (ms)", "offer_latency_p50_ms", "{:.2f}"),
     ("offer latency p99 (ms)", "offer_latency_p99_ms", "{:.2f}"),
+    ("server-side offer p99 (ms)", "server_offer_latency_p99_ms", "{:.2f}"),
+    ("client loop lag p99 (ms)", "client_lag_p99_ms", "{:.2f}"),
     ("server CPU (s)", "server_cpu_seconds", "{:.2f}"),
 )
 

@@ -43,8 +43,9 @@ from typing import Any
 
 from acd.sim import Scenario
 from agent_gateway import messages as m
+from loadtest.lean_agents import LeanAgent
 from loadtest.reference import ProcStat
-from loadtest.sim_agents import Behaviour, SimAgent, SimFleet
+from loadtest.sim_agents import Behaviour, Desk, SimAgent, SimFleet
 from loadtest.sim_switch import Caller, SimCall, SimSwitch
 
 SWITCH_ID = "loadtest"
@@ -279,8 +280,11 @@ class Tally:
 class LiveFleet(SimFleet):
     """A SimFleet that also measures occupancy and handle time like `acd.sim` does."""
 
-    def __init__(self, url: str, behaviour: Behaviour, seed: int, sc: Scenario) -> None:
+    def __init__(
+        self, url: str, behaviour: Behaviour, seed: int, sc: Scenario, lean: bool = True
+    ) -> None:
         super().__init__(url, behaviour, seed)
+        self.lean = lean
         self.sc = sc
         self.k = behaviour.time_scale
         self.t0 = math.inf  # epoch of simulated time 0 (set when arrivals start)
@@ -293,9 +297,14 @@ class LiveFleet(SimFleet):
         """Simulated seconds of an epoch time."""
         return (epoch - self.t0) * self.k
 
-    def count_error(self, fut: asyncio.Future[Any]) -> None:
+    def make_agent(self, aid: str, secret: str) -> Desk:
+        if self.lean:
+            return LeanAgent(self, aid, secret)
+        return super().make_agent(aid, secret)
+
+    def replied(self, code: str | None) -> None:
         self.tally.replies += 1
-        super().count_error(fut)
+        super().replied(code)
 
     def on_state(self, agent: SimAgent, st: m.StateChanged) -> None:
         old = self.state.get(agent.aid)
@@ -359,6 +368,10 @@ class LiveOptions:
     signin_concurrency: int = 200
     drain_seconds: float = 60.0  # real seconds to wait for queued and talking calls at the end
     think: float = 0.0  # mean seconds from offer to accept (the scenario's `think`)
+    lean: bool = True  # desktops on `loadtest.lean_agents` (False: on AgentClient)
+    # Pin the spawned server to one CPU and this process to the others (`pin_cpus`), so the
+    # load's own bursts do not take the server's core; off by default (see docs/performance.md)
+    pin: bool = False
     # Seconds to read the spawned server's CPU with everyone signed in and no calls, before
     # the arrivals: its idle rate (keepalives, timers), to tell per-call work from fixed costs.
     idle_probe: float = 0.0
@@ -394,12 +407,39 @@ async def live_run(
         sc, config=opts.config or None, time_scale=opts.time_scale, token=token, secret=secret
     )
     await asyncio.to_thread(spawned.start)
+    mine = os.sched_getaffinity(0)
     try:
+        if opts.pin:
+            pin_cpus(spawned.pid, os.getpid())
         run = LiveOptions(**{**opts.__dict__, "server": spawned.url})
         run.switch_token, run.agent_secret = token, secret
         return await _drive(sc, run, spawned, progress)
     finally:
+        if opts.pin:
+            _set_affinity(os.getpid(), mine)
         await asyncio.to_thread(spawned.stop)
+
+
+def pin_cpus(server: int, client: int) -> tuple[set[int], set[int]]:
+    """Put the server process on the first CPU this process may use and the client on the
+    rest (every thread of each); returns (server CPUs, client CPUs). With one CPU, both
+    stay on it."""
+    cpus = sorted(os.sched_getaffinity(0))
+    theirs, ours = {cpus[0]}, set(cpus[1:]) or {cpus[0]}
+    _set_affinity(server, theirs)
+    _set_affinity(client, ours)
+    return theirs, ours
+
+
+def _set_affinity(pid: int, cpus: set[int]) -> None:
+    """Every thread of `pid` (threads started later inherit their creator's affinity)."""
+    try:
+        tasks = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        tasks = [pid]
+    for tid in tasks:
+        with contextlib.suppress(OSError):  # a thread that just ended
+            os.sched_setaffinity(tid, cpus)
 
 
 def _agent_ids(sc: Scenario, opts: LiveOptions) -> list[str]:
@@ -432,7 +472,7 @@ async def _drive(
         break_seconds=sc.break_length,
         time_scale=k,
     )
-    fleet = LiveFleet(f"{base}/agent", behaviour, sc.seed, sc)
+    fleet = LiveFleet(f"{base}/agent", behaviour, sc.seed, sc, lean=opts.lean)
     switch = SimSwitch(
         f"{base}/switch",
         opts.switch_id,
@@ -454,6 +494,7 @@ async def _drive(
     fleet.stats.latencies.clear()
     pushes0, requests0 = _agent_frames(fleet)
     frames0 = _switch_frames(switch)
+    hist0 = scraped_histogram(base, OFFER_HISTOGRAM)
     cpu0 = _server_cpu(spawned, base)
     own0 = time.process_time()
     loop = asyncio.get_running_loop()
@@ -462,7 +503,10 @@ async def _drive(
     real0 = loop.time()
     arrivals = loop.create_task(_arrive(switch, sc, k, counted))
     ticker = loop.create_task(_tick(progress, real0, k)) if progress else None
+    lag = LagProbe(loop)
     await arrivals
+    lag.stop()
+    own_arrivals = time.process_time() - own0
     # drain: every counted call answered or gone, then the talking ones finish
     await _wait(lambda: not any(c.id in counted and c.answered_at is None
                                 for c in switch.calls.values()), opts.drain_seconds)  # fmt: skip
@@ -471,6 +515,7 @@ async def _drive(
     end = time.time()
     cpu1 = _server_cpu(spawned, base)
     own = time.process_time() - own0
+    server_side = histogram_delta(hist0, scraped_histogram(base, OFFER_HISTOGRAM))
     fleet.close_spans(min(end, t0 + sc.duration / k))
     if ticker is not None:
         ticker.cancel()
@@ -484,6 +529,16 @@ async def _drive(
         {
             "offer_latency_p50_ms": _finite(fleet.stats.percentile(0.5)),
             "offer_latency_p99_ms": _finite(fleet.stats.percentile(0.99)),
+            # the same offers as the server saw them: decision -> frame in its socket
+            # (its acd_offer_latency_seconds histogram; quantiles interpolated in a bucket)
+            "server_offer_latency_p50_ms": _ms(bucket_quantile(server_side, 0.5)),
+            "server_offer_latency_p99_ms": _ms(bucket_quantile(server_side, 0.99)),
+            "server_offers_within_5ms": _share(server_side, 0.005),
+            # how late this process ran its own timers while the calls arrived: the share of
+            # the desktops' latency that is the load generator being behind
+            "client_lag_p50_ms": _finite(lag.percentile(0.5)),
+            "client_lag_p99_ms": _finite(lag.percentile(0.99)),
+            "client_lag_max_ms": _finite(lag.percentile(1.0)),
             "server_cpu_seconds": None if cpu0 is None or cpu1 is None else cpu1 - cpu0,
             "server_idle_cpu_per_second": idle_rate,
             "time_scale": k,
@@ -496,6 +551,7 @@ async def _drive(
             "server_rss_per_agent_bytes": rss / len(fleet.agents) if rss and fleet.agents else None,
             "real_seconds": end - t0,
             "driver_cpu_seconds": own,
+            "driver_cpu_seconds_arrivals": own_arrivals,
             "switch_commands": dict(switch.commands),
             "errors": len(switch.errors) + sum(fleet.stats.errors.values()),
             "error_codes": _codes(switch, fleet),
@@ -519,6 +575,95 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _ms(x: float | None) -> float | None:
+    return None if x is None else 1000.0 * x
+
+
+OFFER_HISTOGRAM = "acd_offer_latency_seconds"
+Buckets = list[tuple[float, float]]  # (upper bound in seconds, cumulative count)
+
+
+def scraped_histogram(url: str, name: str) -> Buckets | None:
+    """A histogram's cumulative buckets from the server's /metrics (None without one)."""
+    http = "http" + url[2:] if url.startswith("ws") else url
+    try:
+        with urllib.request.urlopen(http.rstrip("/") + "/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except (OSError, ValueError):
+        return None
+    out: Buckets = []
+    prefix = name + '_bucket{le="'
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            le, _, count = line[len(prefix) :].partition('"}')
+            out.append((float(le), float(count)))
+    return sorted(out) or None
+
+
+def histogram_delta(before: Buckets | None, after: Buckets | None) -> Buckets | None:
+    """The observations between two scrapes of one histogram."""
+    if before is None or after is None or len(before) != len(after):
+        return None
+    return [(le, n1 - n0) for (le, n0), (_, n1) in zip(before, after, strict=True)]
+
+
+def bucket_quantile(buckets: Buckets | None, q: float) -> float | None:
+    """The q-quantile, linear within its bucket (as Prometheus' histogram_quantile); the
+    highest finite bound when it falls in the +Inf bucket."""
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    rank = q * buckets[-1][1]
+    lo, below = 0.0, 0.0
+    for le, n in buckets:
+        if n >= rank:
+            if math.isinf(le):
+                return lo
+            return lo + (le - lo) * ((rank - below) / (n - below) if n > below else 1.0)
+        lo, below = le, n
+    return lo
+
+
+def _share(buckets: Buckets | None, bound: float) -> float | None:
+    """The share of observations at or under `bound` (one of the bucket bounds)."""
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    for le, n in buckets:
+        if le == bound:
+            return n / buckets[-1][1]
+    return None
+
+
+class LagProbe:
+    """How late this process's event loop runs a timer, sampled every `period` seconds: when
+    the load generator is behind, the latencies it records include its own lag."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, period: float = 0.005) -> None:
+        self.loop = loop
+        self.period = period
+        self.lags: list[float] = []
+        self.due = time.perf_counter() + period
+        self.handle: asyncio.TimerHandle | None = loop.call_later(period, self._tick)
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.lags.append(max(0.0, now - self.due))
+        self.due = now + self.period
+        self.handle = self.loop.call_later(self.period, self._tick)
+
+    def stop(self) -> None:
+        """Stop sampling."""
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+
+    def percentile(self, q: float) -> float:
+        """The q-quantile of the lags in milliseconds (nan when none)."""
+        if not self.lags:
+            return math.nan
+        xs = sorted(self.lags)
+        return 1000.0 * xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
 def _switch_frames(sw: SimSwitch) -> int:
     """Frames the switch sent and received: requests and their replies, commands and
     their results."""
@@ -527,7 +672,7 @@ def _switch_frames(sw: SimSwitch) -> int:
 
 def _agent_frames(fleet: LiveFleet) -> tuple[int, int]:
     """Pushes received and requests answered of every desktop so far."""
-    return sum(a.client.last_seq for a in fleet.agents), fleet.tally.replies
+    return sum(a.last_seq for a in fleet.agents), fleet.tally.replies
 
 
 async def _idle_rate(spawned: SpawnedServer | None, base: str, seconds: float) -> float | None:

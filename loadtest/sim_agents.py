@@ -20,10 +20,15 @@ import random
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from agent_gateway import messages as m
 from agent_gateway.client import AgentClient
+
+# Opening handshakes in flight at once. One process opens connections faster than a server's
+# listen backlog (100 in asyncio) drains while it also signs others in: past it the kernel
+# drops SYNs, and each retransmission costs the connection 1, 3, 7 s.
+OPENING = 50
 
 
 @dataclass
@@ -62,6 +67,22 @@ class FleetStats:
         return 1000.0 * xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
+class Desk(Protocol):
+    """What the fleet's behaviour needs of a desktop (SimAgent, or a lean one)."""
+
+    aid: str
+    talking: str
+
+    @property
+    def last_seq(self) -> int: ...
+
+    async def start(self) -> None: ...
+
+    def send(self, msg: m.Request) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 class SimAgent:
     """One simulated desktop."""
 
@@ -74,9 +95,19 @@ class SimAgent:
         self.client = AgentClient(fleet.url, on_push=self.on_push)
         self.talking = ""
 
+    @property
+    def last_seq(self) -> int:
+        """The seq of the last push seen."""
+        return self.client.last_seq
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self.client.close()
+
     async def start(self) -> None:
         """Connect, sign in and go ready."""
-        await self.client.connect()
+        async with self.fleet.opening:
+            await self.client.connect()
         await self.client.sign_in(self.aid, self.secret)
         await self.client.ready()
 
@@ -107,8 +138,9 @@ class SimFleet:
         self.b = behaviour or Behaviour()
         self.rng = random.Random(seed)
         self.stats = FleetStats()
-        self.agents: list[SimAgent] = []
+        self.agents: list[Any] = []  # SimAgent or another Desk (see make_agent)
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.opening = asyncio.Semaphore(OPENING)  # see OPENING
         self.measuring = True
 
     async def start(self, credentials: Iterable[tuple[str, str]], concurrency: int = 100) -> None:
@@ -118,15 +150,19 @@ class SimFleet:
 
         async def one(aid: str, secret: str) -> None:
             async with gate:
-                agent = SimAgent(self, aid, secret)
+                agent = self.make_agent(aid, secret)
                 await agent.start()
                 self.agents.append(agent)
 
         await asyncio.gather(*(one(a, s) for a, s in credentials))
 
+    def make_agent(self, aid: str, secret: str) -> Desk:
+        """One desktop (a SimAgent here; `loadtest.lean_agents` makes lean ones)."""
+        return SimAgent(self, aid, secret)
+
     async def stop(self) -> None:
         """Close every connection."""
-        await asyncio.gather(*(a.client.close() for a in self.agents), return_exceptions=True)
+        await asyncio.gather(*(a.close() for a in self.agents), return_exceptions=True)
 
     # behaviour ----------------------------------------------------------------------
 
@@ -144,8 +180,11 @@ class SimFleet:
 
     def count_error(self, fut: asyncio.Future[Any]) -> None:
         err = fut.exception() if not fut.cancelled() else None
-        if err is not None:
-            code = getattr(err, "code", type(err).__name__)
+        self.replied(None if err is None else getattr(err, "code", type(err).__name__))
+
+    def replied(self, code: str | None) -> None:
+        """A request was answered: ok (None) or an error with this code."""
+        if code is not None:
             self.stats.errors[code] = self.stats.errors.get(code, 0) + 1
 
     def on_offer(self, agent: SimAgent, offer: m.Offer) -> None:

@@ -21,18 +21,15 @@ import asyncio
 import itertools
 import random
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Union
 
 import msgspec
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
-from websockets.protocol import State
 
 from agent_gateway.framing import Error, Ok
 from ivr import messages as m
+from loadtest.lean_ws import CallbackSocket
 
 
 @dataclass(slots=True)
@@ -116,7 +113,7 @@ class SimSwitch:
         self.clock = clock
         self.calls: dict[str, SimCall] = {}
         self.ended: dict[str, SimCall] = {}
-        self.ws: ClientConnection | None = None
+        self.ws: CallbackSocket | None = None
         self._ids = itertools.count(1)
         self._call_ids = itertools.count(1)
         self._replies: dict[int, asyncio.Future[Any]] = {}
@@ -132,11 +129,6 @@ class SimSwitch:
         self._dec: Any = (
             msgspec.msgpack.Decoder(_DECODE) if binary else msgspec.json.Decoder(_DECODE)
         )
-        self._reader: asyncio.Task[None] | None = None
-        self._writer: asyncio.Task[None] | None = None
-        self._out: deque[bytes] = deque()
-        self._wake = asyncio.Event()
-        self._flushing = False
         self.closed = asyncio.Event()
         self.mute: set[str] = set()  # command types left unanswered (tests)
         self.refuse: set[str] = set()  # command types answered with a failure (tests)
@@ -162,11 +154,9 @@ class SimSwitch:
     async def connect(self, *, resync: bool = True) -> dict[str, Any]:
         """Connect, say hello and (by default) resync; returns the hello result."""
         self.closed.clear()
-        self.ws = await connect(self.url, compression=None, max_size=2**22, ping_interval=None)
-        loop = asyncio.get_running_loop()
-        self._out.clear()
-        self._reader = loop.create_task(self._read())
-        self._writer = loop.create_task(self._write(self.ws))
+        ws = CallbackSocket(self._frame, self._lost)
+        await ws.open(self.url, max_size=2**22)
+        self.ws = ws
         hello = await self.request(m.Hello(0, m.VERSION, self.switch_id, self.token))
         if resync:
             self.resync_result = await self.resync()
@@ -209,30 +199,20 @@ class SimSwitch:
 
     async def close(self) -> None:
         """Close the connection (the calls stay held, as on a network failure)."""
-        if self.ws is not None:
-            await self.ws.close()
-        if self._reader is not None:
-            await asyncio.gather(self._reader, return_exceptions=True)
-        if self._writer is not None:
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
-
-    async def _read(self) -> None:
         ws = self.ws
-        assert ws is not None
-        try:
-            async for frame in ws:
-                self._frame(frame)
-        except ConnectionClosed:
-            pass
-        finally:
-            for fut in self._replies.values():
-                if not fut.done():
-                    fut.set_exception(ConnectionError("switch link closed"))
-            self._replies.clear()
-            for c in self.calls.values():
-                self._cancel(c)
-            self.closed.set()
+        if ws is not None:
+            await ws.close()
+            if ws.closed is not None:
+                await ws.closed
+
+    def _lost(self) -> None:
+        for fut in self._replies.values():
+            if not fut.done():
+                fut.set_exception(ConnectionError("switch link closed"))
+        self._replies.clear()
+        for c in self.calls.values():
+            self._cancel(c)
+        self.closed.set()
 
     def _frame(self, frame: str | bytes) -> None:
         msg = self._dec.decode(frame)
@@ -280,49 +260,11 @@ class SimSwitch:
         self._send(m.Result(msg.seq, ok, "" if ok else "unknown_call"))
 
     def _send(self, msg: Any) -> None:
-        """Send a frame without awaiting: into the connection's protocol at once while the
-        socket keeps up (every frame of a loop turn then goes out in one write), else queued
-        for the writer (frames go out in order either way)."""
+        """Send a frame without awaiting: every frame of a loop turn leaves in one write at
+        the end of the turn, in order (`loadtest.lean_ws`)."""
         ws = self.ws
-        if ws is None:
-            return
-        data = self._enc.encode(msg)
-        if (
-            self._out
-            or ws.paused
-            or ws.send_in_progress is not None
-            or (ws.protocol.state is not State.OPEN)
-        ):
-            self._out.append(data)
-            self._wake.set()
-            return
-        if self.binary:
-            ws.protocol.send_binary(data)
-        else:
-            ws.protocol.send_text(data)
-        if not self._flushing:
-            self._flushing = True
-            asyncio.get_running_loop().call_soon(self._flush, ws)
-
-    def _flush(self, ws: ClientConnection) -> None:
-        self._flushing = False
-        chunks = ws.protocol.data_to_send()
-        if chunks and all(chunks) and not ws.transport.is_closing():
-            ws.transport.write(b"".join(chunks))  # one system call for the turn's frames
-        elif chunks:
-            ws.send_data()  # an end-of-stream marker among them: websockets' own way
-
-    async def _write(self, ws: ClientConnection) -> None:
-        out, text = self._out, not self.binary
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                while out:
-                    data = out.popleft()
-                    await ws.send(data.decode() if text else data)
-        except ConnectionClosed:
-            pass
+        if ws is not None:
+            ws.send_frame(self._enc.encode(msg), text=not self.binary)
 
     def send(self, msg: m.Request) -> int:
         """Send a request without waiting for its reply; returns its id."""
