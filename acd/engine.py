@@ -39,7 +39,7 @@ from acd.errors import (
     WrongState,
 )
 from acd.events import EndCause, Output
-from acd.live import Agent, Call, Group, Tally, Wrap
+from acd.live import NONE_FIRED, Agent, Call, Group, Tally, Wrap
 from acd.members import members
 from acd.model import (
     CenterConfig,
@@ -741,7 +741,7 @@ class Engine:
         cfg = g.cfg
         if not restoring:
             reason = ""
-            if g.paused or cfg.id not in self.config.groups:
+            if g.paused or g.retired:
                 reason = "paused"
             elif cfg.calendar is not None and not self._calendar_open(cfg):
                 reason = "closed"
@@ -892,7 +892,7 @@ class Engine:
         return w.estimated_wait is None or self.estimated_wait(call.id) >= w.estimated_wait
 
     def _fire(self, call: Call, g: Group, index: int, rule: OverflowRule) -> None:
-        call.fired.add(index)
+        call.fired = call.fired | {index}
         gid = g.cfg.id
         if rule.action is OverflowAction.WIDEN:
             widened = False
@@ -920,7 +920,7 @@ class Engine:
                 if tg is not None and not tg.paused and self._calendar_open(tg.cfg):
                     self._move(call, tg, rule.name, "")
                     return
-            call.fired.discard(index)  # no target open now: try again later
+            call.fired = call.fired - {index}  # no target open now: try again later
         elif rule.action is OverflowAction.CALLBACK:
             wait = _finite(self.estimated_wait(call.id))
             self._emit(ev.OfferCallback(self.now, call.id, gid, wait))
@@ -936,7 +936,7 @@ class Engine:
         self._rehome(call, to)
         call.targets = {to.cfg.id: to.cfg.min_level}
         call.entered_at = self.now
-        call.fired = set()
+        call.fired = NONE_FIRED
         if to.cfg.id not in call.groups_seen:
             call.groups_seen.append(to.cfg.id)
         self._emit(ev.CallOverflowed(self.now, call.id, old, to.cfg.id, "move", rule, actor))
@@ -1260,7 +1260,7 @@ class Engine:
         self._rehome(call, g)
         call.targets = {g.cfg.id: g.cfg.min_level}
         call.entered_at = self.now
-        call.fired = set()
+        call.fired = NONE_FIRED
         if g.cfg.id not in call.groups_seen:
             call.groups_seen.append(g.cfg.id)
         g.stats.offered(self.now)
@@ -1959,9 +1959,11 @@ class Engine:
             g.state_rules = any(not r.when.time_only() for r in cfg.overflow)
             g.stats.threshold = cfg.target.seconds
             self._rebuild_queue(g)  # ageing may have changed; reloads are rare
-        for gid in [gid for gid, g in self.groups.items() if gid not in new.groups]:
-            if not self.groups[gid].queue.count:
-                del self.groups[gid]  # retired and empty
+        homes = {id(c.home) for c in self.calls.values()}
+        for gid, g in list(self.groups.items()):
+            g.retired = gid not in new.groups
+            if g.retired and not g.queue.count and id(g) not in homes:
+                del self.groups[gid]  # retired, and no live call will come back to it
         for acfg in new.agents.values():
             if acfg.id not in self.agents:
                 self.agents[acfg.id] = Agent(acfg)

@@ -34,6 +34,7 @@ class CallPhase(StrEnum):
 _QUEUED: Final = CallPhase.QUEUED
 _INBOUND: Final = CallKind.INBOUND
 _LOGGED_OUT: Final = AgentState.LOGGED_OUT
+NONE_FIRED: Final[frozenset[int]] = frozenset()
 
 
 class Call:
@@ -97,7 +98,9 @@ class Call:
         self.phase = _QUEUED
         self.targets: dict[str, int] = {}  # group -> skill level needed there
         self.entries: dict[str, Entry] = {}
-        self.fired: set[int] = set()  # overflow rules of the home group already applied
+        # Overflow rules of the home group already applied: rarely any, so a shared empty
+        # frozenset until one fires (none is built per call).
+        self.fired: frozenset[int] = NONE_FIRED
         self.groups_seen: list[str] = [group]
         self.agent: Agent | None = None  # offered / connecting agent
         self.agents: list[Agent] = []  # connected agents
@@ -281,6 +284,7 @@ class Group:
         "pools",
         "queue",
         "raw_counts",
+        "retired",
         "ring_lane",
         "state_rules",
         "stats",
@@ -304,6 +308,7 @@ class Group:
         self.floor = floor  # lowest level any rule admits agents at
         self.state_rules = any(not r.when.time_only() for r in cfg.overflow)
         self.paused = False
+        self.retired = False  # gone from the config by a reload: takes no new calls
         self.home: dict[str, Call] = {}  # queued calls whose home is this group
         # As of the last `tally.settle()`; every state present (updates are `+= 1`).
         self.raw_counts: dict[AgentState, int] = dict.fromkeys(AgentState, 0)

@@ -154,3 +154,27 @@ def test_reload_adds_agents_and_groups_without_disturbing_calls() -> None:
     assert core.offered_to("c2") == "n1"
     core.call("c3", "new")
     assert core.engine.calls["c3"].phase.value == "queued"
+
+
+def test_a_group_removed_by_reload_takes_no_new_calls_but_serves_its_own() -> None:
+    core = small()
+    core.login_ready("h1")
+    core.call("c1", "h")
+    assert core.offered_to("c1") == "h1"
+    cfg = core.engine.config
+    groups = {gid: g for gid, g in cfg.groups.items() if gid != "h"}
+    core(ev.Reload(replace(cfg, groups=MappingProxyType(groups), version="v2"), "admin"))
+    core.call("c2", "h")
+    assert core.last(ev.CallBlocked).call_id == "c2"
+    assert core.last(ev.CallBlocked).reason == "paused"
+    # The offer rings out: the call goes back to its retired group, which still serves it.
+    core.tick(core.t + cfg.groups["h"].ring_timeout + 1)
+    assert core.state("h1") == "not_ready" and core.engine.calls["c1"].phase.value == "queued"
+    core(ev.AgentReady("h1"))
+    assert core.offered_to("c1") == "h1"
+    core.answer("h1", "c1")
+    assert core.engine.calls["c1"].phase.value == "connected"
+    # Put back by a later reload, the group takes calls again.
+    core(ev.Reload(replace(cfg, version="v3"), "admin"))
+    core.call("c3", "h")
+    assert core.engine.calls["c3"].phase.value == "queued"
