@@ -301,7 +301,8 @@ class LeanConnection(ServerConnection):
             head = _HEAD64.pack(op, 127, n)
         out = self._out
         out.append(head)
-        out.append(data)
+        if n:  # an empty chunk would read as the end of the stream in send_data
+            out.append(data)
         if not self._flush_soon:
             self._flush_soon = True
             self.loop.call_soon(self._flush)
