@@ -217,6 +217,8 @@ class SwitchLink:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._durable: list[tuple[Callable[[Any], Any], Any]] = []  # waiting for a barrier
+        self._barrier_soon = False
         self.stats = {"calls": 0, "commands": 0, "timeouts": 0, "lost": 0, "blocked": 0}
         self.draining: float | None = None  # the drain's deadline (epoch) while draining
         self._handlers: dict[type, Callable[[Conn, Switch, Any], Any]] = {
@@ -440,18 +442,36 @@ class SwitchLink:
             chan.send(fr.Error(msg.id, fr.INTERNAL, "internal error"))
             return
         if isinstance(reply, Barrier):
-            self._spawn(self._reply_after_barrier(chan, msg.id, reply.result))
+            self._after_barrier(chan.send, fr.Ok(msg.id, reply.result))
         elif getattr(journal, "critical", 0) != mark:
             # The request ended a call or left a task owed: acknowledge it once durable.
-            self._spawn(self._reply_after_barrier(chan, msg.id, reply))
+            self._after_barrier(chan.send, fr.Ok(msg.id, reply))
         else:
             chan.send(fr.Ok(msg.id, reply))
 
-    async def _reply_after_barrier(self, chan: fr.Channel, rid: m.RequestId, result: Any) -> None:
+    def _after_barrier(self, send: Callable[[Any], Any], what: Any) -> None:
+        """`send(what)` once everything recorded so far is durable.
+
+        Everything asked for in one loop turn shares one journal barrier, taken at the start
+        of the next turn (after all of this turn's records): one commit to wait for, one
+        wake-up from the store and the frames of the batch in one write.
+        """
+        self._durable.append((send, what))
+        if not self._barrier_soon:
+            self._barrier_soon = True
+            self._spawn(self._barrier_batch())
+
+    async def _barrier_batch(self) -> None:
+        batch, self._durable = self._durable, []
+        self._barrier_soon = False
         journal = self.journal
         if journal is not None:
             await journal.barrier()
-        chan.send(fr.Ok(rid, result))
+        for send, what in batch:
+            try:
+                send(what)
+            except Exception:
+                log.exception("sending after the journal barrier failed")
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -1139,15 +1159,9 @@ class SwitchLink:
         leg.caller_up = False
         self._drop(leg)
         # The switch learns the call is over only once its record is durable.
-        self._spawn(
-            self._hangup_after_barrier(leg.switch, m.Hangup(0, leg.id, "", "", o.cause.value))
+        self._after_barrier(
+            partial(self._send, leg.switch), m.Hangup(0, leg.id, "", "", o.cause.value)
         )
-
-    async def _hangup_after_barrier(self, sid: str, cmd: m.Hangup) -> None:
-        journal = self.journal
-        if journal is not None:
-            await journal.barrier()
-        self._send(sid, cmd)
 
     # ---------------------------------------------------------------- resync
 
