@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import struct
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -67,6 +68,9 @@ class LeanConnection(ServerConnection):
         self._fragments: list[Frame] = []
         self._out: list[bytes] = []
         self._flush_soon = False
+        self._ka_timer: asyncio.TimerHandle | None = None  # the next ping, or its deadline
+        self._ka_data: bytes | None = None  # the keepalive ping waiting for its pong
+        self._ka_sent = 0.0
         high = self.max_queue_high
         self._high = high if high is not None else _NO_LIMIT
         low = self.max_queue_low
@@ -169,7 +173,7 @@ class LeanConnection(ServerConnection):
                 self.protocol.send_pong(payload)
                 self.send_data()
             else:
-                self.acknowledge_pings(payload)
+                self._pong(payload)
             if self.protocol.state is not _OPEN:  # a handler closed or failed it
                 if pos < end:
                     super().data_received(buf[pos:])
@@ -192,7 +196,7 @@ class LeanConnection(ServerConnection):
             return
         opcode = event.opcode
         if opcode is PONG:
-            self.acknowledge_pings(bytes(event.data))
+            self._pong(bytes(event.data))
             return
         if opcode is TEXT or opcode is BINARY:
             if not event.fin:
@@ -221,12 +225,60 @@ class LeanConnection(ServerConnection):
         self._deliver(text)
 
     def _fail(self, code: int, reason: str) -> None:
-        """Fail the connection as websockets does for a protocol error."""
+        """Fail the connection as websockets does for a protocol error: a close frame, the end
+        of the stream, and the socket dropped if the peer does not close it in time."""
         self._fast = False
         self.protocol.fail(code, reason)
         self.send_data()
         if self.close_deadline is None and self.close_timeout is not None:
             self.close_deadline = self.loop.time() + self.close_timeout
+            self.loop.call_at(self.close_deadline, self._abort)
+
+    def _abort(self) -> None:
+        if not self.connection_lost_waiter.done():
+            self.transport.abort()
+
+    # ---------------------------------------------------------------- keepalive
+
+    def start_keepalive(self) -> None:
+        """On a lean route, keepalive pings run on one timer handle (no task, no coroutine):
+        a ping every `ping_interval`, and a pong due within `ping_timeout` or the connection
+        fails with 1011 "keepalive ping timeout", as websockets' own keepalive does."""
+        if not self.lean or self.ping_interval is None:
+            super().start_keepalive()
+            return
+        self._ka_timer = self.loop.call_later(self.ping_interval, self._ka_ping)
+
+    def _ka_ping(self) -> None:
+        self._ka_timer = None
+        if self.protocol.state is not _OPEN:
+            return
+        data = struct.pack("!I", random.getrandbits(32))
+        self.protocol.send_ping(data)
+        self.send_data()
+        self._ka_data = data
+        self._ka_sent = self.loop.time()
+        if self.ping_timeout is not None:
+            self._ka_timer = self.loop.call_later(self.ping_timeout, self._ka_timeout)
+
+    def _ka_timeout(self) -> None:
+        self._ka_timer = None
+        if self.protocol.state is _OPEN:
+            self._fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+
+    def _pong(self, data: bytes) -> None:
+        if self.pending_pings:
+            self.acknowledge_pings(data)
+        if data != self._ka_data:
+            return
+        self._ka_data = None
+        self.latency = self.loop.time() - self._ka_sent
+        if self._ka_timer is not None:
+            self._ka_timer.cancel()
+        assert self.ping_interval is not None
+        self._ka_timer = self.loop.call_later(
+            max(0.0, self.ping_interval - self.latency), self._ka_ping
+        )
 
     # ---------------------------------------------------------------- dispatch
 
@@ -280,6 +332,9 @@ class LeanConnection(ServerConnection):
         """Messages that did not get their turn are dropped with the peer."""
         super().connection_lost(exc)
         self._inbox.clear()
+        if self._ka_timer is not None:
+            self._ka_timer.cancel()
+            self._ka_timer = None
         if not self._stopped.done():
             self._stopped.set_result(None)
 

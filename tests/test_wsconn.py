@@ -292,3 +292,26 @@ async def test_admin_style_routes_keep_websockets_own_path() -> None:
         assert seen == ["ab"]
     finally:
         await web.stop()
+
+
+async def test_a_peer_that_ignores_pings_is_failed_and_dropped() -> None:
+    echo = Echo()
+    limits = replace(LIMITS, ping_interval=0.05, ping_timeout=0.2, close_timeout=0.3)
+    web = WebServer("127.0.0.1", 0, limits)
+    web.ws_route("/lean", echo.serve, lean=True)
+    await web.start()
+    try:
+        reader, writer = await raw_open(web)  # never answers a ping, never closes
+        opcode, payload = await read_frame(reader)
+        assert opcode == 9
+        opcode, payload = await asyncio.wait_for(read_frame(reader), 2)
+        assert opcode == 8 and struct.unpack("!H", payload[:2])[0] == 1011
+        assert payload[2:] == b"keepalive ping timeout"
+        for _ in range(100):  # the server drops the socket after its close timeout
+            if echo.ended:
+                break
+            await asyncio.sleep(0.02)
+        assert echo.ended == [None]
+        writer.close()
+    finally:
+        await web.stop()
