@@ -129,6 +129,8 @@ class WebServer:
             open_timeout=lim.hello_timeout,
             close_timeout=lim.close_timeout,
             max_queue=64,
+            # the transport pauses writing above this, before framing.Channel.HIGH_WATER
+            write_limit=32 * 1024,
             server_header=None,
             create_connection=LeanConnection,
         )

@@ -245,7 +245,18 @@ class Channel:
         """Queue a message; False when the channel is closed or just overflowed."""
         if self.closed:
             return False
-        return self.send_frame(self.codec.encode(msg, self.binary))
+        frame = self.codec.encode(msg, self.binary)
+        lean = self.lean
+        if (  # the common case, inline: a lean connection that keeps up
+            lean is not None
+            and self.writer is None
+            and not lean.paused
+            and lean.send_in_progress is None
+            and lean.write_frame(frame, not self.binary)
+        ):
+            self.sent += 1
+            return True
+        return self.send_frame(frame)
 
     def send_frame(self, frame: bytes) -> bool:
         """Send an already encoded frame (for sending one push to many channels)."""
@@ -266,10 +277,11 @@ class Channel:
         ws = self.ws
         lean = self.lean
         if lean is not None:
+            # `paused` covers HIGH_WATER: the transport pauses writing above websockets'
+            # write limit (32 KiB), which is lower.
             if (
                 lean.paused
                 or lean.send_in_progress is not None
-                or lean.transport.get_write_buffer_size() > self.HIGH_WATER
                 or not lean.write_frame(frame, not self.binary)
             ):
                 return False
