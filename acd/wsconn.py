@@ -104,6 +104,10 @@ class LeanConnection(ServerConnection):
         """Deliver nothing more (the connection is being closed by this side)."""
         self._discarding = True
         self._inbox.clear()
+        if self._reading_paused:  # the peer's close frame must still be read
+            self._reading_paused = False
+            if not self.transport.is_closing():
+                self.transport.resume_reading()
 
     # ---------------------------------------------------------------- receiving
 

@@ -315,3 +315,20 @@ async def test_a_peer_that_ignores_pings_is_failed_and_dropped() -> None:
         writer.close()
     finally:
         await web.stop()
+
+
+async def test_closing_while_reading_is_paused_still_completes_the_handshake(
+    server: tuple[WebServer, Echo],
+) -> None:
+    web, echo = server
+    async with connect(url(web)) as ws:
+        await ws.send("slow:1")
+        for i in range(400):
+            await ws.send(f"m{i}")
+        await asyncio.sleep(0.2)
+        conn = echo.conns[0]
+        assert not conn.transport.is_reading()
+        conn.stop_messages()
+        await asyncio.wait_for(conn.close(4000, "enough"), 0.5)  # well within close_timeout
+    assert conn.close_code == 4000
+    echo.release.set()
