@@ -114,6 +114,10 @@ class LeanConnection(ServerConnection):
     def data_received(self, data: bytes) -> None:
         """Parse whole data frames here; everything else goes to websockets."""
         if not self._fast or self.protocol.state is not _OPEN:
+            if self._rbuf:  # closing with a partial frame held here: websockets takes it all
+                data = bytes(self._rbuf) + data
+                self._rbuf = bytearray()
+            self._fast = False
             super().data_received(data)
             return
         rbuf = self._rbuf
@@ -179,6 +183,7 @@ class LeanConnection(ServerConnection):
             else:
                 self._pong(payload)
             if self.protocol.state is not _OPEN:  # a handler closed or failed it
+                self._fast = False
                 if pos < end:
                     super().data_received(buf[pos:])
                 return
@@ -232,6 +237,7 @@ class LeanConnection(ServerConnection):
         """Fail the connection as websockets does for a protocol error: a close frame, the end
         of the stream, and the socket dropped if the peer does not close it in time."""
         self._fast = False
+        self._rbuf = bytearray()
         self.protocol.fail(code, reason)
         self.send_data()
         if self.close_deadline is None and self.close_timeout is not None:

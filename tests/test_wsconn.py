@@ -332,3 +332,24 @@ async def test_closing_while_reading_is_paused_still_completes_the_handshake(
         await asyncio.wait_for(conn.close(4000, "enough"), 0.5)  # well within close_timeout
     assert conn.close_code == 4000
     echo.release.set()
+
+
+async def test_a_frame_split_across_the_start_of_a_close_is_still_read(
+    server: tuple[WebServer, Echo],
+) -> None:
+    web, echo = server
+    reader, writer = await raw_open(web)
+    partial = frame(1, b"x" * 300)
+    writer.write(frame(1, b"close") + partial[:100])  # the route closes; half a frame waits
+    opcode, payload = await read_frame(reader)
+    assert opcode == 8 and struct.unpack("!H", payload[:2])[0] == 4003
+    writer.write(partial[100:] + frame(8, payload))  # the rest, then the close echoed back
+    await writer.drain()
+    for _ in range(100):
+        if echo.ended:
+            break
+        await asyncio.sleep(0.02)
+    conn = echo.conns[0]
+    assert (conn.close_code, conn.close_reason) == (4003, "closed by the route")
+    assert echo.got == ["close"]
+    writer.close()
