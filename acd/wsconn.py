@@ -71,6 +71,7 @@ class LeanConnection(ServerConnection):
         self._ka_timer: asyncio.TimerHandle | None = None  # the next ping, or its deadline
         self._ka_data: bytes | None = None  # the keepalive ping waiting for its pong
         self._ka_sent = 0.0
+        self._abort_timer: asyncio.TimerHandle | None = None
         high = self.max_queue_high
         self._high = high if high is not None else _NO_LIMIT
         low = self.max_queue_low
@@ -118,7 +119,7 @@ class LeanConnection(ServerConnection):
                 data = bytes(self._rbuf) + data
                 self._rbuf = bytearray()
             self._fast = False
-            super().data_received(data)
+            self._websockets_data(data)
             return
         rbuf = self._rbuf
         if rbuf:
@@ -185,7 +186,7 @@ class LeanConnection(ServerConnection):
             if self.protocol.state is not _OPEN:  # a handler closed or failed it
                 self._fast = False
                 if pos < end:
-                    super().data_received(buf[pos:])
+                    self._websockets_data(buf[pos:])
                 return
         if pos < end:
             rbuf += buf[pos:]
@@ -196,7 +197,7 @@ class LeanConnection(ServerConnection):
         """Give the stream to websockets' parser from here on."""
         self._fast = False
         self._rbuf = bytearray()
-        super().data_received(rest)
+        self._websockets_data(rest)
 
     def process_event(self, event: Event) -> None:
         """Frames websockets parsed on a lean route: messages (also fragmented) and pongs."""
@@ -242,7 +243,19 @@ class LeanConnection(ServerConnection):
         self.send_data()
         if self.close_deadline is None and self.close_timeout is not None:
             self.close_deadline = self.loop.time() + self.close_timeout
-            self.loop.call_at(self.close_deadline, self._abort)
+        self._arm_abort()
+
+    def _websockets_data(self, data: bytes) -> None:
+        """Feed websockets' parser; if that starts closing, hold it to the close timeout."""
+        super().data_received(data)
+        if self.close_deadline is not None:
+            self._arm_abort()
+
+    def _arm_abort(self) -> None:
+        """Drop the socket at the close deadline if the peer has not closed it by then.
+        (websockets does this in `send_context`, which a lean route's reads never enter.)"""
+        if self._abort_timer is None and self.close_deadline is not None:
+            self._abort_timer = self.loop.call_at(self.close_deadline, self._abort)
 
     def _abort(self) -> None:
         if not self.connection_lost_waiter.done():
@@ -345,6 +358,9 @@ class LeanConnection(ServerConnection):
         if self._ka_timer is not None:
             self._ka_timer.cancel()
             self._ka_timer = None
+        if self._abort_timer is not None:
+            self._abort_timer.cancel()
+            self._abort_timer = None
         if not self._stopped.done():
             self._stopped.set_result(None)
 

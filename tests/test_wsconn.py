@@ -259,6 +259,7 @@ async def test_frames_split_at_every_byte_are_put_together(server: tuple[WebServ
         (frame(9, b"p" * 126), 1002),  # a control frame over 125 bytes
         (frame(0, b"lost"), 1002),  # a continuation with nothing to continue
     ],
+    ids=["bad-utf8", "unmasked", "reserved-opcode", "long-control", "stray-continuation"],
 )
 async def test_protocol_errors_close_with_websockets_codes(
     server: tuple[WebServer, Echo], data: bytes, code: int
@@ -271,6 +272,11 @@ async def test_protocol_errors_close_with_websockets_codes(
     assert opcode == 8 and struct.unpack("!H", payload[:2])[0] == code
     assert payload[2:], "a reason"
     assert echo.got == ["ok"]
+    for _ in range(150):  # this client never closes: the server drops it after close_timeout
+        if echo.ended:
+            break
+        await asyncio.sleep(0.02)
+    assert echo.ended == [None]
     writer.close()
 
 
