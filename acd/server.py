@@ -4,6 +4,11 @@ Sides register what they serve: `ws_route("/agent", handler)` for websockets,
 `http_route("/healthz", handler)` for HTTP GETs. Anything else gets 404. Websockets run with
 `compression=None` (frames are small; deflate costs memory per connection) and the frame size
 limit from [server]; an oversized frame closes the connection with 1009 and a reason.
+
+Every connection is an `acd.wsconn.LeanConnection`. A route registered with `lean=True` gets
+its messages through `connection.serve_messages(callback)`, called synchronously as frames are
+read (the busy routes: the switch link and the agent gateway); the others use websockets'
+usual `recv()` and `async for`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from acd.settings import ServerSettings
+from acd.wsconn import LeanConnection
 
 log = structlog.get_logger("acd.server")
 
@@ -47,13 +53,19 @@ class WebServer:
         self.port = port
         self.limits = limits
         self.ws_routes: dict[str, WsHandler] = {}
+        self.lean_routes: set[str] = set()
         self.http_routes: dict[str, HttpHandler] = {}
         self.connections: Counter[str] = Counter()
         self._server: Server | None = None
 
-    def ws_route(self, path: str, handler: WsHandler) -> None:
-        """Serve websockets on `path`."""
+    def ws_route(self, path: str, handler: WsHandler, *, lean: bool = False) -> None:
+        """Serve websockets on `path`; `lean`: the handler takes its messages with
+        `LeanConnection.serve_messages` instead of `recv()`."""
         self.ws_routes[path] = handler
+        if lean:
+            self.lean_routes.add(path)
+        else:
+            self.lean_routes.discard(path)
 
     def http_route(self, path: str, handler: HttpHandler) -> None:
         """Answer HTTP GETs on `path`."""
@@ -84,6 +96,8 @@ class WebServer:
             return http_response(404, "text/plain; charset=utf-8", b"not found\n")
         if self.total_connections() >= self.limits.max_connections:
             return http_response(503, "text/plain; charset=utf-8", b"too many connections\n")
+        if path in self.lean_routes and isinstance(connection, LeanConnection):
+            connection.use_lean_path()
         return None
 
     async def _handle(self, connection: ServerConnection) -> None:
@@ -115,7 +129,10 @@ class WebServer:
             open_timeout=lim.hello_timeout,
             close_timeout=lim.close_timeout,
             max_queue=64,
+            # the transport pauses writing above this, before framing.Channel.HIGH_WATER
+            write_limit=32 * 1024,
             server_header=None,
+            create_connection=LeanConnection,
         )
         self.port = self.bound_port
 

@@ -29,6 +29,8 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
+from acd.wsconn import LeanConnection
+
 log = structlog.get_logger("acd.framing")
 
 M = TypeVar("M")
@@ -196,13 +198,15 @@ class PushLog:
 class Channel:
     """One websocket: frames go out in order, never blocking the caller.
 
-    While the socket keeps up, a frame goes to the connection's protocol at once (no task, no
-    await: one connection costs no more than websockets' own) and every frame of the same
-    loop turn reaches the socket in one write at the end of the turn (a reply and the pushes
-    it caused: one system call instead of several). When the transport backs up,
-    frames wait in a bounded queue drained by a writer task that exists only while there is a
-    backlog. A peer that stops reading fills the queue; past `limit` frames it is closed with
-    CLOSE_SLOW_CONSUMER and everything queued for it is dropped. Nobody else waits for it.
+    While the socket keeps up, a frame goes to the connection at once (no task, no await: one
+    connection costs no more than websockets' own) and every frame of the same loop turn
+    reaches the socket in one write at the end of the turn (a reply and the pushes it caused:
+    one system call instead of several). On a `LeanConnection` the frame is serialised by the
+    connection itself (`write_frame`), which also does the end-of-turn write. When the
+    transport backs up, frames wait in a bounded queue drained by a writer task that exists
+    only while there is a backlog. A peer that stops reading fills the queue; past `limit`
+    frames it is closed with CLOSE_SLOW_CONSUMER and everything queued for it is dropped.
+    Nobody else waits for it.
     """
 
     __slots__ = (
@@ -210,6 +214,7 @@ class Channel:
         "closed",
         "codec",
         "flushing",
+        "lean",
         "limit",
         "on_close",
         "queue",
@@ -234,12 +239,24 @@ class Channel:
         self.on_close: Callable[[], None] | None = None
         self.writer: asyncio.Task[None] | None = None
         self.flushing = False
+        self.lean = ws if isinstance(ws, LeanConnection) else None
 
     def send(self, msg: Any) -> bool:
         """Queue a message; False when the channel is closed or just overflowed."""
         if self.closed:
             return False
-        return self.send_frame(self.codec.encode(msg, self.binary))
+        frame = self.codec.encode(msg, self.binary)
+        lean = self.lean
+        if (  # the common case, inline: a lean connection that keeps up
+            lean is not None
+            and self.writer is None
+            and not lean.paused
+            and lean.send_in_progress is None
+            and lean.write_frame(frame, not self.binary)
+        ):
+            self.sent += 1
+            return True
+        return self.send_frame(frame)
 
     def send_frame(self, frame: bytes) -> bool:
         """Send an already encoded frame (for sending one push to many channels)."""
@@ -258,6 +275,18 @@ class Channel:
     def _write_now(self, frame: bytes) -> bool:
         """Write straight to the transport when nothing is backed up."""
         ws = self.ws
+        lean = self.lean
+        if lean is not None:
+            # `paused` covers HIGH_WATER: the transport pauses writing above websockets'
+            # write limit (32 KiB), which is lower.
+            if (
+                lean.paused
+                or lean.send_in_progress is not None
+                or not lean.write_frame(frame, not self.binary)
+            ):
+                return False
+            self.sent += 1
+            return True
         if (
             ws.protocol.state is not State.OPEN
             or ws.paused
@@ -317,6 +346,8 @@ class Channel:
             return
         self.closed = True
         self.queue.clear()
+        if self.lean is not None:
+            self.lean.stop_messages()  # what the peer sends from now on is not read
         if self.writer is not None:
             self.writer.cancel()
             self.writer = None

@@ -4,8 +4,9 @@ Per connection: a `hello` (protocol version), then `sign_in` or `resume`, then r
 Frames are decoded into typed requests (framing.Codec), checked against a per-connection
 token bucket, turned into core events (requests.py) and submitted to the core host; the one
 reply goes out after the pushes the event caused. Core outputs reach desktops through
-pushes.py. Nothing here keeps a task per connection: websockets' own reader drives
-`_serve`, and frames are written straight to the transport (framing.Channel).
+pushes.py. Nothing here keeps a task per connection: `/agent` is a lean route, whose frames
+are handed to `_frame` as they are read (acd.wsconn), and frames are written straight to the
+transport (framing.Channel).
 
 Public interface for the admin socket: `send_message`, `notify`, `signed_in`,
 `force_disconnect`.
@@ -16,16 +17,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
 
 from acd import __version__
 from acd import events as ev
 from acd.errors import AcdError
 from acd.states import AgentState
+from acd.wsconn import LeanConnection
 from agent_gateway import messages as m
 from agent_gateway.auth import Credentials, SignInLimiter, hash_secret, verify_secret
 from agent_gateway.framing import (
@@ -131,7 +133,7 @@ class AgentGateway:
 
     async def start(self, app: App) -> None:
         """Register `/agent` and subscribe to the core's outputs."""
-        app.web.ws_route("/agent", self._serve)
+        app.web.ws_route("/agent", self._serve, lean=True)
         app.core.subscribe(self.router.deliver)
         app.core.subscribe(self._watch_sign_outs)
         if self.options.stats_interval > 0:
@@ -194,6 +196,7 @@ class AgentGateway:
     # connections ---------------------------------------------------------------------
 
     async def _serve(self, ws: ServerConnection) -> None:
+        assert isinstance(ws, LeanConnection)
         lim = self.limits
         channel = Channel(ws, self.codec, binary=True, limit=lim.send_queue_frames)
         conn = Conn(ws, channel, TokenBucket(lim.rate_per_second, lim.rate_burst, self.core.now()))
@@ -202,12 +205,7 @@ class AgentGateway:
         )
         self.conns.add(conn)
         try:
-            async for frame in ws:
-                pending = self._frame(conn, frame)
-                if pending is not None:
-                    await pending
-        except ConnectionClosed:
-            pass
+            await ws.serve_messages(partial(self._frame, conn))
         finally:
             self.conns.discard(conn)
             self._gone(conn)

@@ -21,17 +21,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
 
 from acd import events as ev
 from acd.errors import AcdError, UnknownCall
 from acd.live import CallPhase
 from acd.settings import Settings
+from acd.wsconn import LeanConnection
 from agent_gateway import framing as fr
 from agent_gateway.auth import verify_secret
 from ivr import machine as im
@@ -169,6 +170,18 @@ class Conn:
         self.pending: dict[int, Pending] = {}
 
 
+class Peer:
+    """One `/switch` connection, before and after its hello."""
+
+    __slots__ = ("conn", "greeted", "switch", "ws")
+
+    def __init__(self, ws: LeanConnection) -> None:
+        self.ws = ws
+        self.greeted = False  # its first frame came (or the time for it ran out)
+        self.conn: Conn | None = None
+        self.switch: Switch | None = None
+
+
 class Switch:
     """A switch identity: its calls survive a reconnect within the grace period."""
 
@@ -204,6 +217,8 @@ class SwitchLink:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._durable: list[tuple[Callable[[Any], Any], Any]] = []  # waiting for a barrier
+        self._barrier_soon = False
         self.stats = {"calls": 0, "commands": 0, "timeouts": 0, "lost": 0, "blocked": 0}
         self.draining: float | None = None  # the drain's deadline (epoch) while draining
         self._handlers: dict[type, Callable[[Conn, Switch, Any], Any]] = {
@@ -263,7 +278,7 @@ class SwitchLink:
         """Register `/switch`, subscribe to the core, load the block rules."""
         self._loop = asyncio.get_running_loop()
         self.block_rules = Blocks(app.data_dir / "blocks.json")
-        app.web.ws_route("/switch", self.serve)
+        app.web.ws_route("/switch", self.serve, lean=True)
         self.core.subscribe(self._on_outputs)
         self._sweeper = self._loop.create_task(self._sweep())
 
@@ -291,21 +306,59 @@ class SwitchLink:
     # ---------------------------------------------------------------- connections
 
     async def serve(self, ws: ServerConnection) -> None:
-        """One switch connection: hello, then requests until it closes."""
+        """One switch connection: hello, then requests until it closes.
+
+        `/switch` is a lean route: each frame reaches `_first` (the hello) or `_request` as it
+        is read (acd.wsconn); frames that come while the hello is checked wait their turn.
+        """
+        assert isinstance(ws, LeanConnection)
         lim = self.app.settings.server
+        peer = Peer(ws)
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(lim.hello_timeout, self._no_hello, peer)
         try:
-            first = await asyncio.wait_for(ws.recv(), timeout=lim.hello_timeout)
-        except (TimeoutError, ConnectionClosed):
-            with contextlib.suppress(Exception):
-                await ws.close(fr.CLOSE_HELLO_TIMEOUT, "hello expected")
+            await ws.serve_messages(partial(self._message, peer))
+        finally:
+            timer.cancel()
+            conn, sw = peer.conn, peer.switch
+            if conn is not None and sw is not None:
+                if sw.conn is conn:
+                    sw.conn = None
+                    self._disconnected(sw, conn)
+                conn.chan.close(fr.CLOSE_NORMAL)
+
+    def _message(self, peer: Peer, frame: str | bytes) -> Awaitable[None] | None:
+        conn, sw = peer.conn, peer.switch
+        if conn is not None and sw is not None:
+            self._request(conn, sw, frame)
+            return None
+        if peer.greeted:
+            return None  # the hello was refused: the connection is closing
+        peer.greeted = True
+        return self._first(peer, frame)
+
+    def _no_hello(self, peer: Peer) -> None:
+        if peer.greeted:
             return
+        peer.greeted = True
+        peer.ws.stop_messages()
+        self._spawn(self._close(peer.ws, fr.CLOSE_HELLO_TIMEOUT, "hello expected"))
+
+    @staticmethod
+    async def _close(ws: ServerConnection, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await ws.close(code, reason)
+
+    async def _first(self, peer: Peer, first: str | bytes) -> None:
+        lim = self.app.settings.server
+        ws = peer.ws
         binary = isinstance(first, bytes)
         chan = fr.Channel(ws, self.codec, binary=binary, limit=max(lim.send_queue_frames, 10000))
         sw = await self._hello(chan, first)
         if sw is None:
+            ws.stop_messages()
             await chan.drain(1.0)
-            with contextlib.suppress(Exception):
-                await ws.close(fr.CLOSE_POLICY, "hello refused")
+            await self._close(ws, fr.CLOSE_POLICY, "hello refused")
             chan.close(fr.CLOSE_POLICY, "hello refused")
             return
         conn = Conn(ws, chan, fr.TokenBucket(self.conf.rate_per_second, self.conf.rate_burst, 0))
@@ -313,21 +366,13 @@ class SwitchLink:
         if old is not None:
             old.chan.close(fr.CLOSE_TAKEN_OVER, "the switch connected again")
         sw.conn = conn
+        peer.conn, peer.switch = conn, sw
         if sw.grace is not None:
             sw.grace.cancel()
             sw.grace = None
         log.info("switch connected", switch=sw.id, calls=len(sw.calls))
         if self.draining is not None:
             self._send(sw.id, m.CenterState(0, "", "draining", self.draining))
-        try:
-            await self._receive(conn, sw)
-        except ConnectionClosed:
-            pass
-        finally:
-            if sw.conn is conn:
-                sw.conn = None
-                self._disconnected(sw, conn)
-            chan.close(fr.CLOSE_NORMAL)
 
     async def _hello(self, chan: fr.Channel, frame: str | bytes) -> Switch | None:
         try:
@@ -366,49 +411,67 @@ class SwitchLink:
         )
         return sw
 
-    async def _receive(self, conn: Conn, sw: Switch) -> None:
-        decode, handlers, chan = self.codec.decode, self._handlers, conn.chan
-        clock = time.monotonic
-        async for frame in conn.ws:
-            try:
-                msg = decode(frame)
-            except fr.FrameError as err:
-                chan.send(err.reply())
-                continue
-            if type(msg) is m.Result:
-                self._result(conn, msg)
-                continue
-            if not conn.bucket.allow(clock()):
-                chan.send(fr.Error(msg.id, fr.RATE_LIMITED, "too many requests"))
-                continue
-            handler = handlers.get(type(msg))
-            if handler is None:  # a second hello
-                chan.send(fr.Error(msg.id, fr.BAD_MESSAGE, f"unexpected {type(msg).__name__}"))
-                continue
-            journal = self.journal
-            mark = getattr(journal, "critical", 0)
-            try:
-                reply = handler(conn, sw, msg)
-            except AcdError as err:
-                chan.send(fr.Error(msg.id, err.code, err.message))
-                continue
-            except Exception:
-                log.exception("switch request failed", type=type(msg).__name__)
-                chan.send(fr.Error(msg.id, fr.INTERNAL, "internal error"))
-                continue
-            if isinstance(reply, Barrier):
-                self._spawn(self._reply_after_barrier(chan, msg.id, reply.result))
-            elif getattr(journal, "critical", 0) != mark:
-                # The request ended a call or left a task owed: acknowledge it once durable.
-                self._spawn(self._reply_after_barrier(chan, msg.id, reply))
-            else:
-                chan.send(fr.Ok(msg.id, reply))
+    def _request(self, conn: Conn, sw: Switch, frame: str | bytes) -> None:
+        """One frame from a switch that said hello: a result, or a request to answer."""
+        chan = conn.chan
+        try:
+            msg = self.codec.decode(frame)
+        except fr.FrameError as err:
+            chan.send(err.reply())
+            return
+        kind = type(msg)
+        if kind is m.Result:
+            self._result(conn, msg)
+            return
+        if not conn.bucket.allow(time.monotonic()):
+            chan.send(fr.Error(msg.id, fr.RATE_LIMITED, "too many requests"))
+            return
+        handler = self._handlers.get(kind)
+        if handler is None:  # a second hello
+            chan.send(fr.Error(msg.id, fr.BAD_MESSAGE, f"unexpected {kind.__name__}"))
+            return
+        journal = self.journal
+        mark = getattr(journal, "critical", 0)
+        try:
+            reply = handler(conn, sw, msg)
+        except AcdError as err:
+            chan.send(fr.Error(msg.id, err.code, err.message))
+            return
+        except Exception:
+            log.exception("switch request failed", type=kind.__name__)
+            chan.send(fr.Error(msg.id, fr.INTERNAL, "internal error"))
+            return
+        if isinstance(reply, Barrier):
+            self._after_barrier(chan.send, fr.Ok(msg.id, reply.result))
+        elif getattr(journal, "critical", 0) != mark:
+            # The request ended a call or left a task owed: acknowledge it once durable.
+            self._after_barrier(chan.send, fr.Ok(msg.id, reply))
+        else:
+            chan.send(fr.Ok(msg.id, reply))
 
-    async def _reply_after_barrier(self, chan: fr.Channel, rid: m.RequestId, result: Any) -> None:
+    def _after_barrier(self, send: Callable[[Any], Any], what: Any) -> None:
+        """`send(what)` once everything recorded so far is durable.
+
+        Everything asked for in one loop turn shares one journal barrier, taken at the start
+        of the next turn (after all of this turn's records): one commit to wait for, one
+        wake-up from the store and the frames of the batch in one write.
+        """
+        self._durable.append((send, what))
+        if not self._barrier_soon:
+            self._barrier_soon = True
+            self._spawn(self._barrier_batch())
+
+    async def _barrier_batch(self) -> None:
+        batch, self._durable = self._durable, []
+        self._barrier_soon = False
         journal = self.journal
         if journal is not None:
             await journal.barrier()
-        chan.send(fr.Ok(rid, result))
+        for send, what in batch:
+            try:
+                send(what)
+            except Exception:
+                log.exception("sending after the journal barrier failed")
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -1096,15 +1159,9 @@ class SwitchLink:
         leg.caller_up = False
         self._drop(leg)
         # The switch learns the call is over only once its record is durable.
-        self._spawn(
-            self._hangup_after_barrier(leg.switch, m.Hangup(0, leg.id, "", "", o.cause.value))
+        self._after_barrier(
+            partial(self._send, leg.switch), m.Hangup(0, leg.id, "", "", o.cause.value)
         )
-
-    async def _hangup_after_barrier(self, sid: str, cmd: m.Hangup) -> None:
-        journal = self.journal
-        if journal is not None:
-            await journal.barrier()
-        self._send(sid, cmd)
 
     # ---------------------------------------------------------------- resync
 
