@@ -132,6 +132,9 @@ class WebServer:
             # the transport pauses writing above this, before framing.Channel.HIGH_WATER
             write_limit=32 * 1024,
             server_header=None,
+            # asyncio's default backlog (100) drops SYNs when thousands of desktops reconnect
+            # at once (a restart): each dropped one waits 1-7 s for the kernel's retry.
+            backlog=4096,
             create_connection=LeanConnection,
         )
         self.port = self.bound_port
