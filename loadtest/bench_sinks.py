@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import datetime as dt
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -129,7 +130,7 @@ def pushes_cost(sim: Simulation, batches: Batches) -> float:
     router = PushRouter(
         sim.engine,
         sessions,
-        Today(dt.timezone.utc),
+        Today(dt.UTC),
         clock=lambda: 0.0,
         journal=lambda: None,
         metrics=lambda: None,
@@ -163,8 +164,6 @@ def writer_cost(batches: Batches, calls_per_commit: int, ended: int) -> float:
     assert thread is not None and thread.ident is not None
     clock = time.pthread_getcpuclockid(thread.ident)
     t0 = time.clock_gettime(clock)
-    import threading
-
     for g in groups:
         done = threading.Event()
         store.append(g)
