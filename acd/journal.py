@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 HAND_OVER = 0.02  # seconds records may wait on the event loop before going to the writer
 TASK_KINDS = (ev.CallKind.CALLBACK, ev.CallKind.VOICEMAIL)
+# outputs that make records of the journal's own (beside the recorder's)
+_EXTRA = frozenset({ev.ConfigApplied, ev.CallbackQueued, ev.DialOut, ev.CallAnswered})
 NOTE_KINDS = frozenset(
     {"ivr", "survey", "recording", "voicemail", "block", "lost", "intercept", "handback", "owed"}
 )
@@ -96,21 +98,8 @@ class JournalComponent:
         """Take one batch of engine outputs (the host calls this after every step)."""
         records: list[Any] = self.recorder.feed(outputs)
         for o in outputs:
-            t = type(o)
-            if t is ev.ConfigApplied and self.config is not None:
-                assert isinstance(o, ev.ConfigApplied)
-                records.append(config_record(self.config(), o.at, o.actor))
-            elif t is ev.CallbackQueued:
-                assert isinstance(o, ev.CallbackQueued)
-                records.append(self._owed(o))
-            elif t is ev.DialOut:
-                assert isinstance(o, ev.DialOut)
-                dialing = self._dialing(o)
-                if dialing is not None:
-                    records.append(dialing)
-            elif t is ev.CallAnswered and o.kind in TASK_KINDS:  # type: ignore[attr-defined]
-                # The customer is on the line: the switch holds the call from now on.
-                records.append(NoteRecord(o.call_id, "owed", o.at, {"owed": False}))  # type: ignore[attr-defined]
+            if type(o) in _EXTRA:
+                self._extra(o, records)
         if records:
             critical = False
             for r in records:
@@ -124,6 +113,26 @@ class JournalComponent:
                 self.critical += 1
             self.recorded += len(records)
             self._hand(records)
+
+    def _extra(self, o: ev.Output, records: list[Any]) -> None:
+        """Records the journal adds beside the recorder's: configurations and owed tasks."""
+        t = type(o)
+        if t is ev.ConfigApplied and self.config is not None:
+            assert isinstance(o, ev.ConfigApplied)
+            records.append(config_record(self.config(), o.at, o.actor))
+        elif t is ev.CallbackQueued:
+            assert isinstance(o, ev.CallbackQueued)
+            records.append(self._owed(o))
+        elif t is ev.DialOut:
+            assert isinstance(o, ev.DialOut)
+            dialing = self._dialing(o)
+            if dialing is not None:
+                records.append(dialing)
+        elif t is ev.CallAnswered:
+            assert isinstance(o, ev.CallAnswered)
+            if o.kind in TASK_KINDS:
+                # The customer is on the line: the switch holds the call from now on.
+                records.append(NoteRecord(o.call_id, "owed", o.at, {"owed": False}))
 
     def _owed(self, o: ev.CallbackQueued) -> NoteRecord:
         """What restoring a callback or voicemail task needs (see acd.recovery)."""
