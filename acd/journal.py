@@ -7,9 +7,9 @@ acknowledging a call's final event, so an acknowledged call always has its recor
 `recent_contacts` (the screen pop's history, from memory: `acd.recent`).
 
 Records are handed to the store's writer in batches, at most `HAND_OVER` seconds after they
-were made (at once when someone awaits the barrier): one hand-over wakes the writer thread,
-which then contends for the interpreter lock, so a hand-over per engine step cost more than
-the records.
+were made (with the next group of barriers, below, when someone awaits one): one hand-over
+wakes the writer thread, which then contends for the interpreter lock, so a hand-over per
+engine step cost more than the records. A crash loses only records nobody was told about.
 
 Barriers are grouped into commits on the loop (group commit): a barrier asked for when no
 commit was asked for in the last `group_commit` seconds is handed over at the end of the loop
@@ -44,9 +44,10 @@ from acd.store.base import CommitHook
 if TYPE_CHECKING:
     from acd.app import App
 
-HAND_OVER = 0.02  # seconds records may wait on the event loop before going to the writer
+# Seconds records nobody waits for may stay on the event loop before going to the writer. Under
+# load they go sooner, with the next barrier group; each hand-over wakes the writer thread.
+HAND_OVER = 0.1
 GROUP_COMMIT = 0.02  # seconds: at most one barrier commit per window while barriers keep coming
-LINGER = 0.1  # seconds the writer holds records nobody waits for, for a barrier's commit
 TASK_KINDS = (ev.CallKind.CALLBACK, ev.CallKind.VOICEMAIL)
 # outputs that make records of the journal's own (beside the recorder's)
 _EXTRA = frozenset({ev.ConfigApplied, ev.CallbackQueued, ev.DialOut, ev.CallAnswered})
@@ -316,15 +317,15 @@ def component(app: App) -> JournalComponent:
     def hook(seconds: float, count: int) -> None:
         journal._commit(seconds, count)
 
-    # The journal groups barriers itself: the writer commits as soon as a group is handed
-    # over, and records nobody waits for ride along with the next group (or wait `LINGER`).
+    # The journal gathers records and groups barriers itself: the writer commits what it is
+    # handed at once.
     store: SqliteStore = open_store(
         app.data_dir,
         synchronous=settings.synchronous,
         batch=settings.batch,
         on_commit=hook,
         sync_linger=0.0,
-        linger=LINGER,
+        linger=0.0,
     )
     journal = JournalComponent(store, app.core.now, group_commit=settings.group_commit)
     return journal
