@@ -123,7 +123,7 @@ def metrics_cost(batches: Batches) -> float:
 
 def pushes_cost(sim: Simulation, batches: Batches) -> float:
     """CPU seconds of the agent gateway's push router over every batch."""
-    codec: Codec[Any] = Codec(AnyPush.__args__)  # type: ignore[attr-defined]
+    codec: Codec[Any] = Codec(AnyPush.__args__)
     sessions = SessionTable(100, 30.0, lambda _s: None, keep_for=60.0)
     for aid in sim.agent_ids:
         sessions.open(aid, _KeptChannel(codec))
