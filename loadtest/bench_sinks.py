@@ -14,16 +14,26 @@ same batches, in order, and its CPU time (this thread's) is divided by the calls
   `--calls-per-commit` calls (its own thread's CPU, per call).
 
 Every figure is the best of `--repeat` rounds.
+
+    python -m loadtest.bench_sinks --live --agents 1000 --rate 200 --seconds 10
+
+`--live` instead runs the scenario over real sockets (`loadtest.live`) against a spawned server
+and splits the server's CPU by thread (from /proc): the event loop's thread and the store's
+writer, per completed call, with the journal's commits per call (from /metrics). The window
+is the whole run: the desktops' sign-in and the last calls' end are in it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
+import os
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -174,6 +184,51 @@ def writer_cost(batches: Batches, calls_per_commit: int, ended: int) -> float:
     return spent
 
 
+def _threads(pid: int) -> dict[int, float]:
+    """CPU seconds of each thread of a process (Linux /proc)."""
+    out: dict[int, float] = {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{tid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+            out[int(tid)] = (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
+def _commits(url: str) -> float:
+    http = "http" + url[2:]
+    with urllib.request.urlopen(http + "/metrics", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith("acd_journal_commit_seconds_count"):
+                return float(line.split()[-1])
+    return 0.0
+
+
+def live(agents: int, rate: float, seconds: float) -> None:
+    """One live run; the server's CPU per call by thread, and commits per call."""
+    from loadtest.live import SpawnedServer, run_live
+
+    sc = Scenario(agents=agents, rate=rate, aht=5.0, duration=seconds, warmup=1.0, seed=7)
+    with SpawnedServer(sc) as server:
+        before, commits = _threads(server.pid), _commits(server.url)
+        r = run_live(
+            sc,
+            server.url,
+            switch_token="loadtest-switch",
+            agent_secret="loadtest-agent",
+        )
+        after, commits = _threads(server.pid), _commits(server.url) - commits
+    n = r["calls_completed"]
+    load = os.getloadavg()[0]
+    print(f"{n} calls completed at {rate:g} calls/s, {agents} agents (load average {load:.2f})")
+    spent = {tid: after[tid] - before.get(tid, 0.0) for tid in after}
+    loop = spent.pop(server.pid, 0.0)
+    writer = max(spent.values(), default=0.0)  # the busiest other thread: the store's writer
+    print(f"event loop thread   {loop / n * 1e6:7.0f} µs per call")
+    print(f"store writer thread {writer / n * 1e6:7.0f} µs per call")
+    print(f"journal commits     {commits / n:7.2f} per call")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Print each subscriber's CPU per completed call."""
     p = argparse.ArgumentParser(prog="bench_sinks", description=__doc__.splitlines()[0])
@@ -182,7 +237,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=60.0, help="simulated seconds of arrivals")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--calls-per-commit", type=int, default=2)
+    p.add_argument("--live", action="store_true", help="over real sockets, CPU by thread")
     args = p.parse_args(argv)
+    if args.live:
+        live(args.agents, args.rate, args.seconds)
+        return 0
     sim, batches, ended = record_batches(args.agents, args.rate, args.seconds)
     outputs = sum(len(b) for b in batches)
     print(
