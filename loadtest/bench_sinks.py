@@ -15,7 +15,7 @@ same batches, in order, and its CPU time (this thread's) is divided by the calls
 
 Every figure is the best of `--repeat` rounds.
 
-    python -m loadtest.bench_sinks --live --agents 1000 --rate 200 --seconds 10
+    python -m loadtest.bench_sinks --live --agents 1000 --rate 200 --seconds 60
 
 `--live` instead runs the scenario over real sockets (`loadtest.live`) against a spawned server
 and splits the server's CPU by thread (from /proc): the event loop's thread and the store's
