@@ -16,10 +16,10 @@ restart) are not offered again.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, Info, ProcessCollector
+from prometheus_client import CollectorRegistry, Histogram, Info, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 from acd import __version__
 from acd import events as ev
 from acd.events import CallKind
+from acd.metric_cells import Buckets, Counts
 from acd.states import AgentState
 
 if TYPE_CHECKING:
@@ -40,7 +41,12 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5
 COMMIT_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 
 _INBOUND = CallKind.INBOUND
+_CONSULT = CallKind.CONSULT
 _S = AgentState
+_LOGGED_OUT = AgentState.LOGGED_OUT
+_ON_CALL = AgentState.ON_CALL
+_WRAP_UP = AgentState.WRAP_UP
+_STATE_VALUE = {s: s.value for s in AgentState}  # an enum's `.value` is a slow property
 
 
 class _Live(Collector):
@@ -102,66 +108,57 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry()
-        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
-        self.offered = Counter(
-            "acd_calls_offered", "Calls offered to the queue", ["queue"], registry=r
+        # Families fed by the output sink: plain numbers, read at scrape (acd.metric_cells).
+        self.offered = Counts("acd_calls_offered", "Calls offered to the queue", ["queue"], r)
+        self.answered = Counts("acd_calls_answered", "Calls answered", ["queue"], r)
+        self.abandoned = Counts(
+            "acd_calls_abandoned", "Calls abandoned while waiting or ringing", ["queue"], r
         )
-        self.answered = Counter("acd_calls_answered", "Calls answered", ["queue"], registry=r)
-        self.abandoned = Counter(
-            "acd_calls_abandoned", "Calls abandoned while waiting or ringing", ["queue"],
-            registry=r,
-        )  # fmt: skip
-        self.blocked = Counter(
-            "acd_calls_blocked", "Calls refused because the queue was full", ["queue"], registry=r
+        self.blocked = Counts(
+            "acd_calls_blocked", "Calls refused because the queue was full", ["queue"], r
         )
-        self.answered_sl = Counter(
+        self.answered_sl = Counts(
             "acd_calls_answered_within_sl", "Calls answered within the queue's target",
-            ["queue"], registry=r,
+            ["queue"], r,
         )  # fmt: skip
-        self.abandoned_sl = Counter(
+        self.abandoned_sl = Counts(
             "acd_calls_abandoned_within_sl", "Calls abandoned within the queue's target",
-            ["queue"], registry=r,
+            ["queue"], r,
         )  # fmt: skip
-        self.overflowed = Counter(
-            "acd_calls_overflowed", "Overflow moves and widenings", ["from_queue", "to_queue"],
-            registry=r,
-        )  # fmt: skip
-        self.callbacks = Counter(
+        self.overflowed = Counts(
+            "acd_calls_overflowed", "Overflow moves and widenings", ["from_queue", "to_queue"], r
+        )
+        self.callbacks = Counts(
             "acd_callbacks", "Callback tasks: queued, then each attempt's outcome",
-            ["queue", "outcome"], registry=r,
+            ["queue", "outcome"], r,
         )  # fmt: skip
-        self.offers = Counter(
-            "acd_offers", "Offers to agents by how they ended", ["queue", "result"], registry=r
+        self.offers = Counts(
+            "acd_offers", "Offers to agents by how they ended", ["queue", "result"], r
         )
-        self.state_seconds = Counter(
-            "acd_agent_state_seconds", "Agent time spent per state", ["state"], registry=r
+        self.state_seconds = Counts(
+            "acd_agent_state_seconds", "Agent time spent per state", ["state"], r
         )
-        self.wait = Histogram(
+        self.wait = Buckets(
             "acd_queue_wait_seconds", "Queue wait of answered and abandoned calls",
-            ["queue", "outcome"], buckets=WAIT_BUCKETS, registry=r,
+            ["queue", "outcome"], WAIT_BUCKETS, r,
         )  # fmt: skip
-        self.handle = Histogram(
+        self.handle = Buckets(
             "acd_handle_seconds", "Handle time (talk, hold and after-call work) per call",
-            ["queue"], buckets=HANDLE_BUCKETS, registry=r,
+            ["queue"], HANDLE_BUCKETS, r,
         )  # fmt: skip
-        self.talk = Histogram(
-            "acd_talk_seconds", "Talk time per call (hold excluded)", buckets=HANDLE_BUCKETS,
-            registry=r,
-        )  # fmt: skip
-        self.hold = Histogram(
-            "acd_hold_seconds", "Hold time per answered call", buckets=WRAP_BUCKETS, registry=r
+        self.talk = Buckets(
+            "acd_talk_seconds", "Talk time per call (hold excluded)", [], HANDLE_BUCKETS, r
         )
-        self.wrapup = Histogram(
-            "acd_wrapup_seconds", "After-call work per call", buckets=WRAP_BUCKETS, registry=r
+        self.hold = Buckets("acd_hold_seconds", "Hold time per answered call", [], WRAP_BUCKETS, r)
+        self.wrapup = Buckets("acd_wrapup_seconds", "After-call work per call", [], WRAP_BUCKETS, r)
+        self.latency = Buckets(
+            "acd_offer_latency_seconds", "Core decision to offer frame written", [],
+            LATENCY_BUCKETS, r,
+        )  # fmt: skip
+        self.errors = Counts(
+            "acd_protocol_errors", "Protocol errors by side and code", ["kind", "code"], r
         )
-        self.latency = Histogram(
-            "acd_offer_latency_seconds", "Core decision to offer frame written",
-            buckets=LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
-        self.errors = Counter(
-            "acd_protocol_errors", "Protocol errors by side and code", ["kind", "code"],
-            registry=r,
-        )  # fmt: skip
+        # Observed from the store's writer thread: prometheus-client's own (it locks).
         self.commit = Histogram(
             "acd_journal_commit_seconds", "Time of one journal group commit",
             buckets=COMMIT_BUCKETS, registry=r,
@@ -173,17 +170,31 @@ class Metrics:
         self._on_call: dict[str, float] = {}
         self._talk: dict[str, float] = {}
         self._group: dict[str, str] = {}  # agent -> group of its latest answered call
+        self._thresholds: dict[str, float] = {}  # group -> service-target seconds, per batch
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            ev.AgentStateChanged: self._state,
+            ev.CallQueued: self._queued,
+            ev.OfferEnded: self._offer_ended,
+            ev.CallAnswered: self._answered,
+            ev.CallEnded: self._ended,
+            ev.WrapUpEnded: self._wrap_ended,
+            ev.CallAbandoned: self._abandoned,
+            ev.CallBlocked: self._blocked,
+            ev.CallOverflowed: self._overflowed,
+            ev.CallbackQueued: self._callback_queued,
+            ev.CallbackAttempted: self._callback_attempted,
+        }
 
     # For the other sides ------------------------------------------------------------
 
     def offer_latency(self, seconds: float) -> None:
         """Core decision to the offer frame written (measured by the agent gateway)."""
         if seconds >= 0 and math.isfinite(seconds):
-            self.latency.observe(seconds)
+            self.latency.observe((), seconds)
 
     def protocol_error(self, kind: str, code: str) -> None:
         """A refused frame or request: `kind` is agent, admin or switch; `code` the error."""
-        self.errors.labels(kind, code).inc()
+        self.errors.inc((kind, code))
 
     def journal_commit(self, seconds: float, _count: int) -> None:
         """One group commit of the journal (called from the store's writer thread)."""
@@ -193,68 +204,11 @@ class Metrics:
 
     def record(self, outputs: Sequence[ev.Output]) -> None:
         """Count one batch of engine outputs."""
+        handlers = self._handlers
         for o in outputs:
-            t = type(o)
-            if t is ev.CallQueued:
-                assert isinstance(o, ev.CallQueued)
-                if o.kind is _INBOUND and not o.requeued and not getattr(o, "restored", False):
-                    self._child(self.offered, o.group).inc()
-            elif t is ev.CallOffered:
-                pass
-            elif t is ev.OfferEnded:
-                assert isinstance(o, ev.OfferEnded)
-                self._child(self.offers, o.group, o.result).inc()
-            elif t is ev.AgentStateChanged:
-                assert isinstance(o, ev.AgentStateChanged)
-                self._state(o)
-            elif t is ev.CallAnswered:
-                assert isinstance(o, ev.CallAnswered)
-                self._group[o.agent_id] = o.group
-                if o.kind is _INBOUND:
-                    self._child(self.answered, o.group).inc()
-                    if o.wait <= self._threshold(o.group):
-                        self._child(self.answered_sl, o.group).inc()
-                    self._child(self.wait, o.group, "answered").observe(o.wait)
-            elif t is ev.CallAbandoned:
-                assert isinstance(o, ev.CallAbandoned)
-                self._child(self.abandoned, o.group).inc()
-                if o.wait <= self._threshold(o.group):
-                    self._child(self.abandoned_sl, o.group).inc()
-                self._child(self.wait, o.group, "abandoned").observe(o.wait)
-            elif t is ev.CallBlocked:
-                assert isinstance(o, ev.CallBlocked)
-                if o.reason == "full":
-                    self._child(self.offered, o.group).inc()
-                    self._child(self.blocked, o.group).inc()
-            elif t is ev.CallOverflowed:
-                assert isinstance(o, ev.CallOverflowed)
-                if o.from_group != o.to_group:
-                    self._child(self.overflowed, o.from_group, o.to_group).inc()
-            elif t is ev.CallbackQueued:
-                assert isinstance(o, ev.CallbackQueued)
-                if o.attempt == 0:
-                    self._child(self.callbacks, o.group, "queued").inc()
-            elif t is ev.CallbackAttempted:
-                assert isinstance(o, ev.CallbackAttempted)
-                self._child(self.callbacks, o.group, o.outcome).inc()
-            elif t is ev.CallEnded:
-                assert isinstance(o, ev.CallEnded)
-                if o.answered_at is not None and o.kind is not CallKind.CONSULT:
-                    self.talk.observe(max(0.0, o.talk - o.hold))
-                    self.hold.observe(o.hold)
-            elif t is ev.WrapUpEnded:
-                assert isinstance(o, ev.WrapUpEnded)
-                self.wrapup.observe(o.seconds)
-                talk = self._talk.pop(o.agent_id, 0.0)
-                self._child(self.handle, o.group).observe(talk + o.seconds)
-
-    def _child(self, metric: Any, *values: str) -> Any:
-        """`metric.labels(*values)`, looked up once (labels are bounded; none is removed)."""
-        key = (id(metric), values)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(*values)
-        return child
+            h = handlers.get(type(o))
+            if h is not None:
+                h(o)
 
     threshold_of: Any = None  # set by the component: group id -> service-target seconds
 
@@ -262,28 +216,85 @@ class Metrics:
         fn = self.threshold_of
         return float(fn(group)) if fn is not None else 20.0
 
+    def _queued(self, o: ev.CallQueued) -> None:
+        if o.kind is _INBOUND and not o.requeued and not getattr(o, "restored", False):
+            v = self.offered.values
+            v[o.group] = v.get(o.group, 0.0) + 1
+
+    def _offer_ended(self, o: ev.OfferEnded) -> None:
+        v = self.offers.values
+        key = (o.group, o.result)
+        v[key] = v.get(key, 0.0) + 1
+
+    def _answered(self, o: ev.CallAnswered) -> None:
+        self._group[o.agent_id] = o.group
+        if o.kind is _INBOUND:
+            g = o.group
+            v = self.answered.values
+            v[g] = v.get(g, 0.0) + 1
+            if o.wait <= self._threshold(g):
+                v = self.answered_sl.values
+                v[g] = v.get(g, 0.0) + 1
+            self.wait.observe((g, "answered"), o.wait)
+
+    def _abandoned(self, o: ev.CallAbandoned) -> None:
+        self.abandoned.inc(o.group)
+        if o.wait <= self._threshold(o.group):
+            self.abandoned_sl.inc(o.group)
+        self.wait.observe((o.group, "abandoned"), o.wait)
+
+    def _blocked(self, o: ev.CallBlocked) -> None:
+        if o.reason == "full":
+            self.offered.inc(o.group)
+            self.blocked.inc(o.group)
+
+    def _overflowed(self, o: ev.CallOverflowed) -> None:
+        if o.from_group != o.to_group:
+            self.overflowed.inc((o.from_group, o.to_group))
+
+    def _callback_queued(self, o: ev.CallbackQueued) -> None:
+        if o.attempt == 0:
+            self.callbacks.inc((o.group, "queued"))
+
+    def _callback_attempted(self, o: ev.CallbackAttempted) -> None:
+        self.callbacks.inc((o.group, o.outcome))
+
+    def _ended(self, o: ev.CallEnded) -> None:
+        if o.answered_at is not None and o.kind is not _CONSULT:
+            self.talk.observe((), max(0.0, o.talk - o.hold))
+            self.hold.observe((), o.hold)
+
+    def _wrap_ended(self, o: ev.WrapUpEnded) -> None:
+        self.wrapup.observe((), o.seconds)
+        talk = self._talk.pop(o.agent_id, 0.0)
+        self.handle.observe(o.group, talk + o.seconds)
+
     def _state(self, o: ev.AgentStateChanged) -> None:
-        prev = self._states.get(o.agent_id)
-        if prev is not None and prev[0] is o.old and o.at >= prev[1]:
-            if o.old is o.new:
+        aid, old, new, at = o.agent_id, o.old, o.new, o.at
+        prev = self._states.get(aid)
+        if prev is not None and prev[0] is old and at >= prev[1]:
+            if old is new:
                 return  # pending or reason change: the state's clock runs on
-            self._child(self.state_seconds, o.old.value).inc(o.at - prev[1])
-        elif o.old is o.new:
+            v = self.state_seconds.values
+            key = _STATE_VALUE[old]
+            v[key] = v.get(key, 0.0) + (at - prev[1])
+        elif old is new:
             return
-        if o.new is _S.LOGGED_OUT:
-            self._states.pop(o.agent_id, None)
+        if new is _LOGGED_OUT:
+            self._states.pop(aid, None)
         else:
-            self._states[o.agent_id] = (o.new, o.at)
-        if o.new is _S.ON_CALL and o.old is not _S.ON_CALL:
-            self._on_call[o.agent_id] = o.at
-        elif o.old is _S.ON_CALL and o.new is not _S.ON_CALL:
-            talk = o.at - self._on_call.pop(o.agent_id, o.at)
-            if o.new is _S.WRAP_UP:
-                self._talk[o.agent_id] = talk
+            self._states[aid] = (new, at)
+        if new is _ON_CALL:
+            if old is not _ON_CALL:
+                self._on_call[aid] = at
+        elif old is _ON_CALL:
+            talk = at - self._on_call.pop(aid, at)
+            if new is _WRAP_UP:
+                self._talk[aid] = talk
             else:
-                group = self._group.get(o.agent_id)
+                group = self._group.get(aid)
                 if group is not None:
-                    self._child(self.handle, group).observe(talk)
+                    self.handle.observe(group, talk)
 
     def exposition(self) -> bytes:
         """The text format of everything on the registry."""

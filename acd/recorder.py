@@ -10,7 +10,7 @@ when the agent leaves the state. A handled call is returned when its after-call 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from acd import events as ev
@@ -25,6 +25,13 @@ from acd.store.records import (
 )
 
 _S = AgentState
+_LOGGED_OUT = AgentState.LOGGED_OUT
+_ON_CALL = AgentState.ON_CALL
+_WRAP_UP = AgentState.WRAP_UP
+# An enum's `.value` is a property (about half a microsecond): values are looked up instead.
+_STATE_VALUE = {s: s.value for s in AgentState}
+_KIND_VALUE = {k: k.value for k in ev.CallKind}
+_CAUSE_VALUE = {c: c.value for c in ev.EndCause}
 
 
 class _Open:
@@ -52,6 +59,23 @@ class Recorder:
         self.on_call_since: dict[str, float] = {}
         self.talk: dict[str, float] = {}  # agent -> talk of the call whose wrap-up runs
         self.last_group: dict[str, str] = {}  # agent -> group of its latest answered call
+        # output type -> what it adds (one dictionary look-up per output, not a chain of tests)
+        self._handlers: dict[type, Callable[[Any, list[Record]], None]] = {
+            ev.AgentStateChanged: self._state,
+            ev.CallQueued: self._queued,
+            ev.CallOffered: self._offered,
+            ev.OfferEnded: self._offer_ended,
+            ev.CallAnswered: self._answered,
+            ev.CallEnded: self._call_ended,
+            ev.WrapUpEnded: self._wrap_ended,
+            ev.CallAbandoned: self._abandoned,
+            ev.CallBlocked: self._blocked,
+            ev.CallOverflowed: self._overflowed,
+            ev.CallbackQueued: self._callback_queued,
+            ev.CallbackAttempted: self._callback_attempted,
+            ev.CallPartiesChanged: self._parties,
+            ev.CallAssigned: self._assigned,
+        }
 
     def _call(self, call_id: str) -> _Open:
         c = self.calls.get(call_id)
@@ -62,98 +86,89 @@ class Recorder:
     def feed(self, outputs: Sequence[ev.Output]) -> list[Record]:
         """The records these outputs complete."""
         out: list[Record] = []
+        handlers = self._handlers
         for o in outputs:
-            t = type(o)
-            if t is ev.AgentStateChanged:
-                self._state(o, out)  # type: ignore[arg-type]
-            elif t is ev.CallQueued:
-                assert isinstance(o, ev.CallQueued)
-                if not o.requeued:
-                    how = "restored" if getattr(o, "restored", False) else "queued"
-                    self._call(o.call_id).add(
-                        "segments", {"at": o.at, "group": o.group, "how": how}
-                    )
-            elif t is ev.CallOffered:
-                assert isinstance(o, ev.CallOffered)
-                self._call(o.call_id).offers[o.agent_id] = o.at
-            elif t is ev.OfferEnded:
-                assert isinstance(o, ev.OfferEnded)
-                c = self._call(o.call_id)
-                since = c.offers.pop(o.agent_id, o.at)
-                c.add(
-                    "offers",
-                    {"at": since, "agent": o.agent_id, "group": o.group, "result": o.result,
-                     "ended_at": o.at, "reason": o.reason},
-                )  # fmt: skip
-                out.append(
-                    OfferRecord(o.call_id, o.agent_id, o.group, since, o.at, o.result, o.reason)
-                )
-            elif t is ev.CallAnswered:
-                assert isinstance(o, ev.CallAnswered)
-                self.last_group[o.agent_id] = o.group
-                self._call(o.call_id).add(
-                    "answers",
-                    {"at": o.at, "group": o.group, "agent": o.agent_id, "wait": o.wait,
-                     "kind": o.kind.value},
-                )  # fmt: skip
-            elif t is ev.CallAbandoned:
-                assert isinstance(o, ev.CallAbandoned)
-                self._call(o.call_id).add(
-                    "abandon", {"at": o.at, "group": o.group, "wait": o.wait, "ringing": o.ringing}
-                )
-            elif t is ev.CallBlocked:
-                assert isinstance(o, ev.CallBlocked)
-                self._call(o.call_id).add(
-                    "blocked", {"at": o.at, "group": o.group, "reason": o.reason}
-                )
-            elif t is ev.CallOverflowed:
-                assert isinstance(o, ev.CallOverflowed)
-                self._call(o.call_id).add(
-                    "overflows",
-                    {"at": o.at, "from": o.from_group, "to": o.to_group, "action": o.action,
-                     "rule": o.rule, "actor": o.actor},
-                )  # fmt: skip
-            elif t is ev.CallbackQueued:
-                assert isinstance(o, ev.CallbackQueued)
-                self._call(o.call_id).add(
-                    "callbacks",
-                    {"at": o.at, "event": "queued", "group": o.group, "kind": o.kind.value,
-                     "due_at": o.due_at, "attempt": o.attempt},
-                )  # fmt: skip
-            elif t is ev.CallbackAttempted:
-                assert isinstance(o, ev.CallbackAttempted)
-                self._call(o.call_id).add(
-                    "callbacks",
-                    {"at": o.at, "event": "attempted", "group": o.group, "agent": o.agent_id,
-                     "attempt": o.attempt, "outcome": o.outcome},
-                )  # fmt: skip
-            elif t is ev.CallPartiesChanged:
-                assert isinstance(o, ev.CallPartiesChanged)
-                c = self._call(o.call_id)
-                if o.event == "transferred":
-                    c.transfers += 1
-                elif o.event == "conference":
-                    c.conference = True
-                c.add(
-                    "parties",
-                    {"at": o.at, "event": o.event, "agents": list(o.agents),
-                     "external": list(o.external), "held": o.held},
-                )  # fmt: skip
-            elif t is ev.CallAssigned:
-                assert isinstance(o, ev.CallAssigned)
-                self._call(o.call_id).add(
-                    "assigned", {"at": o.at, "agent": o.agent_id, "actor": o.actor}
-                )
-            elif t is ev.CallEnded:
-                assert isinstance(o, ev.CallEnded)
-                out.append(self._ended(o))
-            elif t is ev.WrapUpEnded:
-                assert isinstance(o, ev.WrapUpEnded)
-                talk = self.talk.pop(o.agent_id, 0.0)
-                out.append(
-                    HandledRecord(o.agent_id, o.call_id, o.group, o.at, talk, o.seconds, o.code)
-                )
+            h = handlers.get(type(o))
+            if h is not None:
+                h(o, out)
         return out
+
+    def _queued(self, o: ev.CallQueued, _out: list[Record]) -> None:
+        if not o.requeued:
+            how = "restored" if getattr(o, "restored", False) else "queued"
+            self._call(o.call_id).add("segments", {"at": o.at, "group": o.group, "how": how})
+
+    def _offered(self, o: ev.CallOffered, _out: list[Record]) -> None:
+        self._call(o.call_id).offers[o.agent_id] = o.at
+
+    def _offer_ended(self, o: ev.OfferEnded, out: list[Record]) -> None:
+        c = self._call(o.call_id)
+        since = c.offers.pop(o.agent_id, o.at)
+        c.add(
+            "offers",
+            {"at": since, "agent": o.agent_id, "group": o.group, "result": o.result,
+             "ended_at": o.at, "reason": o.reason},
+        )  # fmt: skip
+        out.append(OfferRecord(o.call_id, o.agent_id, o.group, since, o.at, o.result, o.reason))
+
+    def _answered(self, o: ev.CallAnswered, _out: list[Record]) -> None:
+        self.last_group[o.agent_id] = o.group
+        self._call(o.call_id).add(
+            "answers",
+            {"at": o.at, "group": o.group, "agent": o.agent_id, "wait": o.wait,
+             "kind": _KIND_VALUE[o.kind]},
+        )  # fmt: skip
+
+    def _abandoned(self, o: ev.CallAbandoned, _out: list[Record]) -> None:
+        self._call(o.call_id).add(
+            "abandon", {"at": o.at, "group": o.group, "wait": o.wait, "ringing": o.ringing}
+        )
+
+    def _blocked(self, o: ev.CallBlocked, _out: list[Record]) -> None:
+        self._call(o.call_id).add("blocked", {"at": o.at, "group": o.group, "reason": o.reason})
+
+    def _overflowed(self, o: ev.CallOverflowed, _out: list[Record]) -> None:
+        self._call(o.call_id).add(
+            "overflows",
+            {"at": o.at, "from": o.from_group, "to": o.to_group, "action": o.action,
+             "rule": o.rule, "actor": o.actor},
+        )  # fmt: skip
+
+    def _callback_queued(self, o: ev.CallbackQueued, _out: list[Record]) -> None:
+        self._call(o.call_id).add(
+            "callbacks",
+            {"at": o.at, "event": "queued", "group": o.group, "kind": o.kind.value,
+             "due_at": o.due_at, "attempt": o.attempt},
+        )  # fmt: skip
+
+    def _callback_attempted(self, o: ev.CallbackAttempted, _out: list[Record]) -> None:
+        self._call(o.call_id).add(
+            "callbacks",
+            {"at": o.at, "event": "attempted", "group": o.group, "agent": o.agent_id,
+             "attempt": o.attempt, "outcome": o.outcome},
+        )  # fmt: skip
+
+    def _parties(self, o: ev.CallPartiesChanged, _out: list[Record]) -> None:
+        c = self._call(o.call_id)
+        if o.event == "transferred":
+            c.transfers += 1
+        elif o.event == "conference":
+            c.conference = True
+        c.add(
+            "parties",
+            {"at": o.at, "event": o.event, "agents": list(o.agents),
+             "external": list(o.external), "held": o.held},
+        )  # fmt: skip
+
+    def _assigned(self, o: ev.CallAssigned, _out: list[Record]) -> None:
+        self._call(o.call_id).add("assigned", {"at": o.at, "agent": o.agent_id, "actor": o.actor})
+
+    def _call_ended(self, o: ev.CallEnded, out: list[Record]) -> None:
+        out.append(self._ended(o))
+
+    def _wrap_ended(self, o: ev.WrapUpEnded, out: list[Record]) -> None:
+        talk = self.talk.pop(o.agent_id, 0.0)
+        out.append(HandledRecord(o.agent_id, o.call_id, o.group, o.at, talk, o.seconds, o.code))
 
     def _ended(self, o: ev.CallEnded) -> CallRecord:
         c = self.calls.pop(o.call_id, None) or _Open()
@@ -162,10 +177,10 @@ class Recorder:
         wait = answers[0]["wait"] if answers else None
         return CallRecord(
             call_id=o.call_id,
-            kind=o.kind.value,
+            kind=_KIND_VALUE[o.kind],
             group=o.group,
             groups=list(o.groups),
-            cause=o.cause.value,
+            cause=_CAUSE_VALUE[o.cause],
             ended_by=o.by,
             ended_at=o.at,
             queued_at=o.queued_at,
@@ -189,26 +204,31 @@ class Recorder:
         )
 
     def _state(self, o: ev.AgentStateChanged, out: list[Record]) -> None:
-        if o.old is o.new and o.reason == self.states.get(o.agent_id, (o.old, o.reason))[1]:
+        aid, old, new, at = o.agent_id, o.old, o.new, o.at
+        states = self.states
+        prev = states.get(aid)
+        if old is new and (prev is None or o.reason == prev[1]):
             return  # only the pending state changed
-        prev = self.states.pop(o.agent_id, None)
         if prev is not None:
             state, reason, since, actor, call_id = prev
             out.append(
-                AgentStateRecord(o.agent_id, state.value, reason, since, o.at, actor, call_id)
+                AgentStateRecord(aid, _STATE_VALUE[state], reason, since, at, actor, call_id)
             )
-        if o.new is not _S.LOGGED_OUT:
-            self.states[o.agent_id] = (o.new, o.reason, o.at, o.actor, o.call_id)
-        if o.new is _S.ON_CALL and o.old is not _S.ON_CALL:
-            self.on_call_since[o.agent_id] = o.at
-        elif o.old is _S.ON_CALL and o.new is not _S.ON_CALL:
-            since = self.on_call_since.pop(o.agent_id, o.at)
-            talk = o.at - since
-            if o.new is _S.WRAP_UP:
-                self.talk[o.agent_id] = talk
+        if new is not _LOGGED_OUT:
+            states[aid] = (new, o.reason, at, o.actor, o.call_id)
+        elif prev is not None:
+            del states[aid]
+        if new is _ON_CALL:
+            if old is not _ON_CALL:
+                self.on_call_since[aid] = at
+        elif old is _ON_CALL:
+            since = self.on_call_since.pop(aid, at)
+            talk = at - since
+            if new is _WRAP_UP:
+                self.talk[aid] = talk
             else:  # no after-call work: handling ends now
-                group = self.last_group.get(o.agent_id, "")
-                out.append(HandledRecord(o.agent_id, o.call_id, group, o.at, talk, 0.0))
+                group = self.last_group.get(aid, "")
+                out.append(HandledRecord(aid, o.call_id, group, at, talk, 0.0))
 
     def close_states(self, at: float) -> list[Record]:
         """Close every open state interval at `at` (an orderly stop)."""
