@@ -59,7 +59,9 @@ class LeanConnection(ServerConnection):
         self._rbuf = bytearray()  # a partial frame
         self._need = 0  # bytes the partial frame needs before it can be parsed
         self._handler: OnMessage | None = None
-        self._inbox: deque[Message] = deque()
+        # Messages waiting for a busy handler; made when first needed (an idle deque is 760 B,
+        # and thousands of desktops rarely have any).
+        self._inbox: deque[Message] | None = None
         self._busy: asyncio.Future[Any] | None = None
         self._reading_paused = False
         self._discarding = False
@@ -104,7 +106,7 @@ class LeanConnection(ServerConnection):
     def stop_messages(self) -> None:
         """Deliver nothing more (the connection is being closed by this side)."""
         self._discarding = True
-        self._inbox.clear()
+        self._inbox = None
         if self._reading_paused:  # the peer's close frame must still be read
             self._reading_paused = False
             if not self.transport.is_closing():
@@ -310,6 +312,8 @@ class LeanConnection(ServerConnection):
             return
         if self._busy is not None or self._handler is None:
             inbox = self._inbox
+            if inbox is None:
+                inbox = self._inbox = deque()
             inbox.append(msg)
             if len(inbox) > self._high and not self._reading_paused:
                 self._reading_paused = True
@@ -337,8 +341,12 @@ class LeanConnection(ServerConnection):
     def _pump(self) -> None:
         """Deliver what waited, until the handler is busy again."""
         inbox, handler = self._inbox, self._handler
+        if inbox is None:
+            return
         while inbox and handler is not None and self._busy is None and not self._discarding:
             self._call(handler, inbox.popleft())
+        if not inbox and self._inbox is inbox:
+            self._inbox = None
         if self._reading_paused and len(inbox) <= self._low and not self._stopped.done():
             self._reading_paused = False
             self.transport.resume_reading()
@@ -354,7 +362,7 @@ class LeanConnection(ServerConnection):
     def connection_lost(self, exc: Exception | None) -> None:
         """Messages that did not get their turn are dropped with the peer."""
         super().connection_lost(exc)
-        self._inbox.clear()
+        self._inbox = None
         if self._ka_timer is not None:
             self._ka_timer.cancel()
             self._ka_timer = None

@@ -233,7 +233,8 @@ class Channel:
         self.codec = codec
         self.binary = binary
         self.limit = limit
-        self.queue: deque[bytes] = deque()
+        # Frames waiting for a slow socket; made when first needed (an idle deque is 760 B).
+        self.queue: deque[bytes] | None = None
         self.closed = False
         self.sent = 0
         self.on_close: Callable[[], None] | None = None
@@ -264,10 +265,13 @@ class Channel:
             return False
         if self.writer is None and self._write_now(frame):
             return True
-        if len(self.queue) >= self.limit:
+        queue = self.queue
+        if queue is None:
+            queue = self.queue = deque()
+        if len(queue) >= self.limit:
             self.close(CLOSE_SLOW_CONSUMER, "send buffer full: the client is not reading")
             return False
-        self.queue.append(frame)
+        queue.append(frame)
         if self.writer is None:
             self.writer = asyncio.get_running_loop().create_task(self._write())
         return True
@@ -329,6 +333,7 @@ class Channel:
 
     async def _write(self) -> None:
         ws, queue, text = self.ws, self.queue, not self.binary
+        assert queue is not None  # made before this writer was started
         try:
             while queue and not self.closed:
                 frame = queue.popleft()
@@ -345,7 +350,7 @@ class Channel:
         if self.closed:
             return
         self.closed = True
-        self.queue.clear()
+        self.queue = None
         if self.lean is not None:
             self.lean.stop_messages()  # what the peer sends from now on is not read
         if self.writer is not None:
