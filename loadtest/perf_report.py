@@ -148,7 +148,10 @@ def _num(x: float | None, fmt: str = "{:.2f}") -> str:
 
 def ceiling_part(args: argparse.Namespace) -> list[str]:
     # a step passes when its best of `--repeat` runs does (neighbours' load makes tails noisy)
-    rate, passed, last = args.step, 0.0, None
+    # Rates below --ceiling-from are taken as passed (a search resumed from a known rate).
+    rate, passed, last = args.ceiling_from or args.step, 0.0, None
+    if args.ceiling_from:
+        passed = args.ceiling_from - args.step
     while rate <= args.max_rate:
         runs = []
         for _ in range(args.repeat):
@@ -186,6 +189,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=1, help="runs per figure (best is kept)")
     p.add_argument("--step", type=float, default=50.0, help="ceiling search step, calls/s")
     p.add_argument("--max-rate", type=float, default=800.0)
+    p.add_argument(
+        "--ceiling-from",
+        type=float,
+        default=0.0,
+        help="start the ceiling search at this rate, taking the lower steps as passed",
+    )
     p.add_argument(
         "--pin",
         action="store_true",
