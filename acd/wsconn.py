@@ -171,15 +171,9 @@ class LeanConnection(ServerConnection):
                 break
             payload = apply_mask(buf[head + 4 : stop], buf[head : head + 4])
             pos = stop
-            if opcode == 2:
-                self._deliver(payload)
-            elif opcode == 1:
-                try:
-                    text = payload.decode()
-                except UnicodeDecodeError as exc:
-                    self._fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
+            if opcode == 1 or opcode == 2:
+                if not self._deliver_data(payload, opcode == 2):
                     return
-                self._deliver(text)
             elif opcode == 9:
                 self.protocol.send_pong(payload)
                 self.send_data()
@@ -225,16 +219,20 @@ class LeanConnection(ServerConnection):
             frames, self._fragments = self._fragments, []
         else:
             return  # ping (websockets answered it) and close
-        data = b"".join(f.data for f in frames)
-        if frames[0].opcode is BINARY:
+        self._deliver_data(b"".join(f.data for f in frames), frames[0].opcode is BINARY)
+
+    def _deliver_data(self, data: bytes, binary: bool) -> bool:
+        """Deliver a whole message; text that is not UTF-8 fails the connection (False)."""
+        if binary:
             self._deliver(data)
-            return
+            return True
         try:
             text = data.decode()
         except UnicodeDecodeError as exc:
             self._fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
-            return
+            return False
         self._deliver(text)
+        return True
 
     def _fail(self, code: int, reason: str) -> None:
         """Fail the connection as websockets does for a protocol error: a close frame, the end

@@ -249,13 +249,21 @@ class SpawnedServer:
         self.stop()
 
 
-def scraped_cpu_seconds(url: str) -> float | None:
-    """`process_cpu_seconds_total` from the server's /metrics, when it exports it."""
+def scraped_metrics(url: str) -> str | None:
+    """The server's /metrics page (None when it cannot be read); `url` may be ws:// or http://."""
     http = "http" + url[2:] if url.startswith("ws") else url
     try:
         with urllib.request.urlopen(http.rstrip("/") + "/metrics", timeout=5) as r:
-            text = r.read().decode()
+            text: str = r.read().decode()
     except (OSError, ValueError):
+        return None
+    return text
+
+
+def scraped_cpu_seconds(url: str) -> float | None:
+    """`process_cpu_seconds_total` from the server's /metrics, when it exports it."""
+    text = scraped_metrics(url)
+    if text is None:
         return None
     for line in text.splitlines():
         if line.startswith("process_cpu_seconds_total"):
@@ -585,11 +593,8 @@ Buckets = list[tuple[float, float]]  # (upper bound in seconds, cumulative count
 
 def scraped_histogram(url: str, name: str) -> Buckets | None:
     """A histogram's cumulative buckets from the server's /metrics (None without one)."""
-    http = "http" + url[2:] if url.startswith("ws") else url
-    try:
-        with urllib.request.urlopen(http.rstrip("/") + "/metrics", timeout=5) as r:
-            text = r.read().decode()
-    except (OSError, ValueError):
+    text = scraped_metrics(url)
+    if text is None:
         return None
     out: Buckets = []
     prefix = name + '_bucket{le="'
