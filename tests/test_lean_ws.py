@@ -12,8 +12,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from agent_fixture import make_settings, running, secret, url
-from core_harness import group
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.client import ClientProtocol
 from websockets.datastructures import Headers
@@ -22,12 +20,8 @@ from websockets.http11 import Response
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
-from acd import events as ev
-from loadtest.bench_agents import BenchSwitch
-from loadtest.lean_agents import LeanFleet
 from loadtest.lean_ws import CallbackSocket, LeanSocket
 from loadtest.live import LagProbe, bucket_quantile, histogram_delta, pin_cpus
-from loadtest.sim_agents import Behaviour
 
 
 @asynccontextmanager
@@ -145,32 +139,6 @@ def test_frames_split_anywhere_across_reads_are_cut_correctly() -> None:
         for i in range(0, len(wire), step):
             s.data_received(wire[i : i + step])
         assert got == payloads, step
-
-
-async def test_lean_fleet_takes_calls_misses_some_and_reports_latency(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    ids = [f"a{i}" for i in range(12)]
-    groups = [group("g", ring_timeout=0.3, reject_delay=0.0)]
-    async with running(make_settings(groups, agents=ids), tmp_path) as app:
-        sw = BenchSwitch(app)
-        await sw.start(app)
-        ended: list[ev.CallEnded] = []
-        app.core.subscribe(
-            lambda outs: ended.extend(o for o in outs if isinstance(o, ev.CallEnded))
-        )
-        b = Behaviour(think=0.01, aht=0.05, acw=0.02, miss_rate=0.2, not_ready_rate=0.1,
-                      break_seconds=0.05)  # fmt: skip
-        fleet = LeanFleet(url(app), b, seed=5)
-        await fleet.start([(a, secret(a)) for a in ids])
-        assert all(a.last_seq > 0 for a in fleet.agents)
-        for n in range(40):
-            app.core.submit(ev.EnqueueCall(ev.CallInfo(f"c{n}", caller="13800000000"), "g"))
-            await asyncio.sleep(0.01)
-        await until(lambda: len(ended) == 40, 6.0)
-        assert all(e.cause is ev.EndCause.COMPLETED for e in ended)
-        st = fleet.stats
-        assert st.accepted >= 40 and st.rejected + st.missed > 0 and st.hangups >= 40
-        assert len(st.latencies) == st.offers and st.percentile(0.5) >= 0
-        await fleet.stop()
 
 
 def test_histogram_quantiles_and_lag_probe() -> None:
