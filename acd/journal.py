@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 # Seconds records nobody waits for may stay on the event loop before going to the writer. Under
 # load they go sooner, with the next barrier group; each hand-over wakes the writer thread.
 HAND_OVER = 0.1
-GROUP_COMMIT = 0.02  # seconds: at most one barrier commit per window while barriers keep coming
+GROUP_COMMIT = 0.05  # seconds: at most one barrier commit per window while barriers keep coming
 TASK_KINDS = (ev.CallKind.CALLBACK, ev.CallKind.VOICEMAIL)
 # outputs that make records of the journal's own (beside the recorder's)
 _EXTRA = frozenset({ev.ConfigApplied, ev.CallbackQueued, ev.DialOut, ev.CallAnswered})
