@@ -271,6 +271,9 @@ class SwitchLink:
     def apply_settings(self, settings: Settings) -> None:
         """Reload hook: flows, prompts, treatment and tokens for what comes next."""
         self._apply(settings)
+        for sw in self.switches.values():
+            if sw.conn is not None and isinstance(sw.conn.ws, LeanConnection):
+                sw.conn.ws.write_window = self.conf.write_window
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -313,6 +316,7 @@ class SwitchLink:
         """
         assert isinstance(ws, LeanConnection)
         lim = self.app.settings.server
+        ws.write_window = self.conf.write_window
         peer = Peer(ws)
         loop = asyncio.get_running_loop()
         timer = loop.call_later(lim.hello_timeout, self._no_hello, peer)

@@ -5,6 +5,7 @@
     grace = 30             # seconds a disconnected switch's calls wait for its resync
     rate_per_second = 5000 # requests per switch connection, sustained
     rate_burst = 20000
+    write_window = 0.002   # seconds between writes to a busy switch (0: every loop turn)
 
     [switch.switches.pbx-1]
     token = "scrypt$14$8$1$..."   # salted hash of the switch's token (`acd hash-secret`)
@@ -34,6 +35,7 @@ class SwitchSettings:
     rate_per_second: float = 5000.0
     rate_burst: int = 20000
     max_calls: int = 100_000  # live calls per switch
+    write_window: float = 0.002  # see acd.wsconn.LeanConnection.write_frame
 
 
 def parse_switch(center: CenterConfig, problems: Problems) -> SwitchSettings:
@@ -61,6 +63,7 @@ def parse_switch(center: CenterConfig, problems: Problems) -> SwitchSettings:
         rate_per_second=r.number("rate_per_second", d.rate_per_second, lo=1),
         rate_burst=r.integer("rate_burst", d.rate_burst, lo=1),
         max_calls=r.integer("max_calls", d.max_calls, lo=1),
+        write_window=r.number("write_window", d.write_window, lo=0, hi=0.05),
     )
     r.finish()
     return settings

@@ -489,3 +489,27 @@ async def test_reload_applies_to_new_calls_and_calls_in_a_flow_keep_their_versio
         await sw.close()
     finally:
         await app.stop()
+
+
+async def test_the_write_window_is_configured_and_follows_a_reload(tmp_path: Path) -> None:
+    path = write_center(tmp_path / "c")
+    assert settings_at(path).parts["switch"].write_window == 0.002  # the default
+    app, _ = await start_app(settings_at(path), tmp_path / "d")
+    try:
+        sw = SimSwitch(url(app), "pbx-1", TOKEN, caller=Caller(keys={"menu": "2"}))
+        await sw.connect()
+        conn = app.component("switch").switches["pbx-1"].conn
+        assert conn.ws.write_window == 0.002
+        text = path.read_text()
+        path.write_text(text.replace("[switch]\n", "[switch]\nwrite_window = 0\n"))
+        await app.reload("admin1")
+        assert conn.ws.write_window == 0.0  # the live connection follows
+        path.write_text(text.replace("[switch]\n", "[switch]\nwrite_window = 0.5\n"))
+        with pytest.raises(AcdError) as err:
+            await app.reload("admin1")
+        assert err.value.code == "bad_config" and "switch.write_window" in err.value.message
+        assert conn.ws.write_window == 0.0
+        await sw.close()
+    finally:
+        await app.stop()
+

@@ -359,3 +359,33 @@ async def test_a_frame_split_across_the_start_of_a_close_is_still_read(
     assert (conn.close_code, conn.close_reason) == (4003, "closed by the route")
     assert echo.got == ["close"]
     writer.close()
+
+
+async def test_a_write_window_sends_a_busy_connections_frames_in_one_write(
+    server: tuple[WebServer, Echo],
+) -> None:
+    web, echo = server
+    async with connect(url(web)) as c:
+        await c.send("hello")
+        assert await c.recv() == "hello"
+        ws = echo.conns[0]
+        writes: list[int] = []  # frames' chunks per write that carried frames
+        original = ws.send_data
+
+        def counting() -> None:
+            if ws._out:
+                writes.append(len(ws._out))
+            original()
+
+        ws.send_data = counting  # type: ignore[method-assign]
+        ws.write_window = 1.0
+        await c.send("quiet")  # nothing written within the window: it leaves at once
+        assert await c.recv() == "quiet"
+        for word in ("one", "two", "three"):  # within the window of the last write
+            await c.send(word)
+        assert [await c.recv() for _ in range(3)] == ["one", "two", "three"]
+        assert writes == [2, 6]  # head and payload per frame: one write each time
+        ws.write_window = 0.0
+        await c.send("again")
+        assert await c.recv() == "again"
+        assert writes == [2, 6, 2]
