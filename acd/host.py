@@ -65,6 +65,8 @@ class CoreHost:
 
     def tick(self) -> None:
         """Process whatever fell due (the timer callback; also safe to call any time)."""
+        if self._timer is not None:
+            self._timer.cancel()  # called from outside the timer: it must not fire later
         self._timer = None
         self._timer_at = None
         outs = self.engine.advance(self.clock())
@@ -92,16 +94,23 @@ class CoreHost:
                 log.exception("output sink failed", sink=getattr(sink, "__qualname__", sink))
 
     def _arm(self) -> None:
+        """Make sure a timer fires by the engine's next deadline.
+
+        A timer already due no later than that is left alone, even when the deadline moved
+        later (an answered offer's ring timeout): its tick finds nothing due and arms the next.
+        One spare tick is cheaper than a cancel and a new timer on nearly every event.
+        """
         loop = self._loop
         if loop is None:
             return
         deadline = self.engine.next_deadline()
-        if deadline == self._timer_at:
+        if deadline is None:
+            return
+        armed = self._timer_at
+        if armed is not None and armed <= deadline:
             return
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
         self._timer_at = deadline
-        if deadline is not None:
-            delay = max(0.0, deadline - self.clock())
-            self._timer = loop.call_at(loop.time() + delay, self.tick)
+        delay = max(0.0, deadline - self.clock())
+        self._timer = loop.call_at(loop.time() + delay, self.tick)
