@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
@@ -142,7 +143,7 @@ class Leg:
         self.caller_up = True
         self.callback_offer = False
         self.timer: asyncio.TimerHandle | None = None
-        self.announce: asyncio.TimerHandle | None = None
+        self.announce: float | None = None  # when the next announcement is due (loop time)
         self.vm_group = ""
 
 
@@ -218,6 +219,12 @@ class SwitchLink:
         self._sweeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._durable: list[tuple[Callable[[Any], Any], Any]] = []  # waiting for a barrier
+        # Announcements owed to queued callers, (due, call id), played by the sweep: a loop
+        # timer per queued call cost more than the call's other work, and most calls are
+        # answered before their first announcement. Entries of calls that stopped owing one
+        # stay until they come up (or a compaction), `_owed_announcements` counts the rest.
+        self._announcing: list[tuple[float, str]] = []
+        self._owed_announcements = 0
         self._barrier_soon = False
         self.stats = {"calls": 0, "commands": 0, "timeouts": 0, "lost": 0, "blocked": 0}
         self.draining: float | None = None  # the drain's deadline (epoch) while draining
@@ -545,10 +552,14 @@ class SwitchLink:
             self._failed(p.cmd, res.code or "switch_error")
 
     async def _sweep(self) -> None:
-        """Commands past their deadline get their defined outcome."""
+        """Commands past their deadline get their defined outcome; announcements that came
+        due are played."""
         period = min(0.25, self.conf.ack_timeout / 4)
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(period)
+            if self._announcing:
+                self._announcements_due(loop.time())
             now = time.monotonic()
             for sw in list(self.switches.values()):
                 conn = sw.conn
@@ -1101,16 +1112,32 @@ class SwitchLink:
         period = cfg.announce_period if cfg is not None else 30.0
         if period <= 0:
             return
-        if leg.announce is not None:
-            leg.announce.cancel()
-        leg.announce = asyncio.get_running_loop().call_later(period, self._announce, leg.id)
+        assert self._loop is not None
+        due = self._loop.time() + period
+        if leg.announce is None:
+            self._owed_announcements += 1
+        leg.announce = due
+        heapq.heappush(self._announcing, (due, leg.id))
 
-    def _announce(self, cid: str) -> None:
-        leg = self.legs.get(cid)
+    def _announcements_due(self, now: float) -> None:
+        """Play the announcements that came due (called by the sweep)."""
+        heap = self._announcing
+        while heap and heap[0][0] <= now:
+            due, cid = heapq.heappop(heap)
+            leg = self.legs.get(cid)
+            if leg is not None and leg.announce == due:
+                self._announce(leg)
+        if len(heap) > 1024 and len(heap) > 2 * self._owed_announcements:
+            self._announcing = [
+                (leg.announce, leg.id) for leg in self.legs.values() if leg.announce is not None
+            ]
+            heapq.heapify(self._announcing)
+            self._owed_announcements = len(self._announcing)
+
+    def _announce(self, leg: Leg) -> None:
+        self._stop_announce(leg)
+        cid = leg.id
         call = self.engine.calls.get(cid)
-        if leg is None:
-            return
-        leg.announce = None
         if call is None or call.phase not in (CallPhase.QUEUED, CallPhase.ASSIGNED):
             return
         t = self.ivr.treatment
@@ -1127,8 +1154,8 @@ class SwitchLink:
 
     def _stop_announce(self, leg: Leg) -> None:
         if leg.announce is not None:
-            leg.announce.cancel()
             leg.announce = None
+            self._owed_announcements -= 1
 
     def _out_offered(self, o: ev.CallOffered) -> None:
         pass  # the caller keeps hearing music while the agent's desktop rings
@@ -1325,9 +1352,7 @@ class SwitchLink:
         if leg.timer is not None:
             leg.timer.cancel()
             leg.timer = None
-        if leg.announce is not None:
-            leg.announce.cancel()
-            leg.announce = None
+        self._stop_announce(leg)
 
     def _text(self, prompt: str) -> str:
         p = self.ivr.prompts.get(prompt)

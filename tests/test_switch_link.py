@@ -22,6 +22,7 @@ from acd import events as ev
 from acd.errors import AcdError
 from acd.live import CallPhase
 from ivr import messages as m
+from ivr.link import Leg
 from loadtest.sim_switch import Caller, SimSwitch, SwitchError
 
 
@@ -513,3 +514,23 @@ async def test_the_write_window_is_configured_and_follows_a_reload(tmp_path: Pat
     finally:
         await app.stop()
 
+
+async def test_announcements_no_longer_owed_are_compacted_away(tmp_path: Path) -> None:
+    path = write_center(tmp_path / "c", announce=30.0)
+    app, _ = await start_app(settings_at(path), tmp_path / "d")
+    try:
+        link = app.component("switch")
+        legs = [Leg(f"c{i}", "pbx-1", "13900000002", "10086", "", 0.0) for i in range(3000)]
+        for leg in legs:
+            link.legs[leg.id] = leg
+            link._schedule_announce(leg, "general")
+        for leg in legs[:2900]:
+            link._stop_announce(leg)  # answered before their first announcement
+        assert len(link._announcing) == 3000 and link._owed_announcements == 100
+        link._announcements_due(0.0)  # nothing due yet: the stale entries go
+        assert sorted(cid for _, cid in link._announcing) == sorted(x.id for x in legs[2900:])
+        assert link._owed_announcements == 100
+        for leg in legs:
+            del link.legs[leg.id]
+    finally:
+        await app.stop()
