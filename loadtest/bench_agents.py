@@ -164,7 +164,8 @@ async def serve(config: str) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
     )
     settings = load_settings(config)
-    app = App(settings, port=0, data_dir=tempfile.mkdtemp(), components=[])
+    data_dir = tempfile.mkdtemp(dir=Path(config).parent)  # removed with the config's folder
+    app = App(settings, port=0, data_dir=data_dir, components=[])
     probe = LatencyProbe()
     app.components["metrics"] = probe
     await app.start()

@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -116,6 +117,7 @@ def journal_cost(sim: Simulation, batches: Batches) -> float:
 
     asyncio.run(feed())
     store.close()
+    shutil.rmtree(folder, ignore_errors=True)
     return seconds
 
 
@@ -181,6 +183,7 @@ def writer_cost(batches: Batches, calls_per_commit: int, ended: int) -> float:
         done.wait()
     spent = time.clock_gettime(clock) - t0
     store.close()
+    shutil.rmtree(folder, ignore_errors=True)
     return spent
 
 

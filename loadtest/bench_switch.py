@@ -86,7 +86,7 @@ def serve(config: str, port: int, agents: int) -> None:
         app = App(
             load_settings(config),
             port=port,
-            data_dir=tempfile.mkdtemp(),
+            data_dir=tempfile.mkdtemp(dir=Path(config).parent),  # removed with its folder
             components=["ivr.link:switch_link"],
         )
         loop = asyncio.get_running_loop()
