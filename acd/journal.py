@@ -238,6 +238,11 @@ class JournalComponent:
     async def barrier(self) -> None:
         """Return once everything recorded before this call is committed (grouped with the
         other barriers of its window; see the module docstring)."""
+        await self.durable()
+
+    def durable(self) -> asyncio.Future[None]:
+        """A future done once everything recorded before this call is committed (a barrier
+        for callers that only add a callback: no coroutine, no task)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         self._waiters.append(fut)
@@ -248,7 +253,7 @@ class JournalComponent:
                 self._sync_handle = loop.call_later(wait, self._sync)
             else:
                 self._sync_handle = loop.call_soon(self._sync)
-        await fut
+        return fut
 
     def _sync(self) -> None:
         """Hand over everything held and ask the store to release this group once committed."""

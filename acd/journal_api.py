@@ -8,6 +8,7 @@ so they look it up with `App.component("journal")` and check for None.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -41,6 +42,10 @@ class Journal(Protocol):
 
     async def barrier(self) -> None:
         """Return once everything recorded before the call is durably committed."""
+
+    def durable(self) -> asyncio.Future[None]:
+        """A future done once everything recorded before the call is durably committed
+        (`barrier` without a coroutine, for callers that only add a callback)."""
 
     def recent_contacts(self, number: str, limit: int = 5) -> Sequence[Mapping[str, Any]]:
         """The caller's latest contacts with the center, newest first."""

@@ -470,14 +470,22 @@ class SwitchLink:
         self._durable.append((send, what))
         if not self._barrier_soon:
             self._barrier_soon = True
-            self._spawn(self._barrier_batch())
+            assert self._loop is not None
+            self._loop.call_soon(self._take_barrier)
 
-    async def _barrier_batch(self) -> None:
+    def _take_barrier(self) -> None:
+        """Take this turn's batch and the journal's barrier for it (a callback, not a task:
+        there is one nearly every loop turn under load)."""
         batch, self._durable = self._durable, []
         self._barrier_soon = False
         journal = self.journal
-        if journal is not None:
-            await journal.barrier()
+        if journal is None:
+            self._send_batch(batch)
+            return
+        journal.durable().add_done_callback(lambda _: self._send_batch(batch))
+
+    @staticmethod
+    def _send_batch(batch: list[tuple[Callable[[Any], Any], Any]]) -> None:
         for send, what in batch:
             try:
                 send(what)

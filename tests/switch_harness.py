@@ -218,7 +218,13 @@ class Recorder:
         return None
 
     async def barrier(self) -> None:
+        await self.durable()
+
+    def durable(self) -> asyncio.Future[None]:
         self.barriers += 1
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
 
     def recent_contacts(self, number: str, limit: int = 5) -> Sequence[Mapping[str, Any]]:
         return []
