@@ -163,7 +163,7 @@ class Conn:
 
     __slots__ = ("bucket", "chan", "pending", "seq", "ws")
 
-    def __init__(self, ws: ServerConnection, chan: fr.Channel, bucket: fr.TokenBucket) -> None:
+    def __init__(self, ws: LeanConnection, chan: fr.Channel, bucket: fr.TokenBucket) -> None:
         self.ws = ws
         self.chan = chan
         self.bucket = bucket
@@ -279,7 +279,7 @@ class SwitchLink:
         """Reload hook: flows, prompts, treatment and tokens for what comes next."""
         self._apply(settings)
         for sw in self.switches.values():
-            if sw.conn is not None and isinstance(sw.conn.ws, LeanConnection):
+            if sw.conn is not None:
                 sw.conn.ws.write_window = self.conf.write_window
 
     # ---------------------------------------------------------------- lifecycle
