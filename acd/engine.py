@@ -278,6 +278,30 @@ class Engine:
             return 0.0
         return self._ewt(call.home, self.position(call_id))
 
+    def waits(self, call_ids: Iterable[str]) -> dict[str, tuple[int, float]]:
+        """(position, estimated wait) of each waiting call among `call_ids`, as `position`
+        and `estimated_wait` give them; calls not waiting are left out. One pass over each
+        home queue for all of its calls (a sweep of queue announcements)."""
+        out: dict[str, tuple[int, float]] = {}
+        queued: dict[str, tuple[Group, list[str], list[Entry]]] = {}
+        for cid in call_ids:
+            call = self.calls.get(cid)
+            if call is None or call.phase not in WAITING:
+                continue
+            entry = call.entries.get(call.group)
+            if entry is None:
+                out[cid] = (0, self._ewt(call.home, 0))
+                continue
+            got = queued.get(call.group)
+            if got is None:
+                got = queued[call.group] = (call.home, [], [])
+            got[1].append(cid)
+            got[2].append(entry)
+        for g, cids, entries in queued.values():
+            for cid, pos in zip(cids, g.queue.positions(entries, self.now), strict=True):
+                out[cid] = (pos, self._ewt(g, pos))
+        return out
+
     def estimated_wait_new(self, group_id: str) -> float:
         """Estimated wait of a call entering `group_id` now (for IVR decisions)."""
         g = self.group(group_id)

@@ -1128,13 +1128,23 @@ class SwitchLink:
         heapq.heappush(self._announcing, (due, leg.id))
 
     def _announcements_due(self, now: float) -> None:
-        """Play the announcements that came due (called by the sweep)."""
+        """Play the announcements that came due (called by the sweep). Their positions come
+        from one pass over each queue: a storm's thousands of waiting callers, each announced
+        every period, would otherwise cost a pass over the queue apiece."""
         heap = self._announcing
+        due: list[Leg] = []
         while heap and heap[0][0] <= now:
-            due, cid = heapq.heappop(heap)
+            at, cid = heapq.heappop(heap)
             leg = self.legs.get(cid)
-            if leg is not None and leg.announce == due:
-                self._announce(leg)
+            if leg is not None and leg.announce == at:
+                self._stop_announce(leg)
+                due.append(leg)
+        if due:
+            waits = self.engine.waits([leg.id for leg in due])
+            for leg in due:
+                got = waits.get(leg.id)
+                if got is not None:  # still waiting: otherwise offered or gone meanwhile
+                    self._announce(leg, *got)
         if len(heap) > 1024 and len(heap) > 2 * self._owed_announcements:
             self._announcing = [
                 (leg.announce, leg.id) for leg in self.legs.values() if leg.announce is not None
@@ -1142,23 +1152,17 @@ class SwitchLink:
             heapq.heapify(self._announcing)
             self._owed_announcements = len(self._announcing)
 
-    def _announce(self, leg: Leg) -> None:
-        self._stop_announce(leg)
-        cid = leg.id
-        call = self.engine.calls.get(cid)
-        if call is None or call.phase not in (CallPhase.QUEUED, CallPhase.ASSIGNED):
-            return
+    def _announce(self, leg: Leg, position: int, wait: float) -> None:
+        """Tell a waiting caller their place (1 = next) and wait, and schedule the next."""
         t = self.ivr.treatment
-        position = self.engine.position(cid) + 1
-        wait = self.engine.estimated_wait(cid)
         cmd = m.Announce(
             0,
-            cid,
-            position if t.announce_position else 0,
+            leg.id,
+            position + 1 if t.announce_position else 0,
             wait if t.announce_wait and wait != float("inf") else None,
         )
         self._send(leg.switch, cmd)
-        self._schedule_announce(leg, call.group)
+        self._schedule_announce(leg, self.engine.calls[leg.id].group)
 
     def _stop_announce(self, leg: Leg) -> None:
         if leg.announce is not None:

@@ -57,6 +57,8 @@ class SimCall:
     inputs: dict[str, str] = field(default_factory=dict)
     prompts: list[str] = field(default_factory=list)
     announcements: int = 0
+    position: int = 0  # the last announcement's place in the queue (1 = next)
+    wait: float | None = None  # and its estimated wait (None: not announced)
     end_reason: str = ""
     survey: str = ""
     patience: asyncio.TimerHandle | None = None
@@ -395,6 +397,7 @@ class SimSwitch:
 
     def _announce(self, c: SimCall, cmd: m.Announce) -> None:
         c.announcements += 1
+        c.position, c.wait = cmd.position, cmd.wait
 
     def _connect(self, c: SimCall, cmd: m.Connect) -> None:
         if cmd.consult_of:

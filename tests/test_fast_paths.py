@@ -176,3 +176,22 @@ def test_queue_head_stays_right_while_stale_slots_are_compacted_away() -> None:
         assert best is min(live, key=lambda x: q.rank(x, now))
     assert q.count == len(live) == sum(1 for _ in q.entries())
     assert q.slots() <= 4 * q.count + 256  # removed entries did not pile up
+
+
+def test_positions_of_many_entries_at_once_match_one_at_a_time() -> None:
+    rng = random.Random(11)
+    q = GroupQueue("g", rate=1.0, ceiling=120.0)
+    live: list[Entry] = []
+    for i in range(300):
+        e = Entry(f"c{i}", "g", rng.choice([0.0, 20.0, 60.0]), i * 0.5 - rng.uniform(0, 40), 1)
+        q.push(e, ("north",) if i % 3 else ("south",), i * 0.5)  # two sub-queues
+        live.append(e)
+    for gone in rng.sample(live, 50):
+        q.remove(gone)
+        live.remove(gone)
+    for now in (150.0, 190.0, 400.0):  # some below the ceiling, some at it, then all at it
+        asked = rng.sample(live, 40)
+        assert q.positions(asked, now) == [q.position(e, now) for e in asked]
+        ahead = sorted(q.position(e, now) for e in live)
+        assert ahead == list(range(len(live)))  # each place held once
+    assert q.positions(live[:1], 400.0) == [q.position(live[0], 400.0)]

@@ -515,6 +515,36 @@ async def test_the_write_window_is_configured_and_follows_a_reload(tmp_path: Pat
         await app.stop()
 
 
+async def test_each_waiting_caller_hears_their_own_place_and_wait(tmp_path: Path) -> None:
+    path = write_center(tmp_path / "c", announce=0.1)
+    app, _ = await start_app(settings_at(path), tmp_path / "d")
+    try:
+        auto_accept(app)
+        ready(app, "a2")
+        sw = SimSwitch(url(app), "pbx-1", TOKEN, caller=Caller(keys={"menu": "2"}))
+        await sw.connect()
+        busy = await sw.place("13900000009")  # a2 talks to it: staffed, so the waits are finite
+        await until(lambda: busy.state == "connected")
+        calls = []
+        for i in range(4):
+            calls.append(await sw.place(f"1390000001{i}"))
+            await until(lambda: calls[-1].state == "queued")
+        # announced in the same sweeps: one pass over the queue gives every place
+        await until(lambda: all(c.announcements >= 2 for c in calls))
+        assert [c.position for c in calls] == [1, 2, 3, 4]
+        waits = [c.wait for c in calls]
+        assert all(w is not None and w > 0 for w in waits)
+        assert waits == sorted(waits) and len(set(waits)) == 4
+        ready(app, "a1")  # the first caller is offered: no more announcements for them
+        await until(lambda: app.engine.calls[calls[0].id].phase is not CallPhase.QUEUED)
+        heard = calls[0].announcements
+        await until(lambda: all(c.position == i for i, c in enumerate(calls[1:], 1)))
+        assert calls[0].announcements == heard
+        await sw.close()
+    finally:
+        await app.stop()
+
+
 async def test_announcements_no_longer_owed_are_compacted_away(tmp_path: Path) -> None:
     path = write_center(tmp_path / "c", announce=30.0)
     app, _ = await start_app(settings_at(path), tmp_path / "d")
