@@ -1300,7 +1300,10 @@ class SwitchLink:
             return
         if h.state == "connected":
             if not h.agent_id:
-                raise BadRequest("a connected call needs its agent_id")
+                self._end_unrecorded(sw, h, info, now)
+                raise CallOver(
+                    f"call {cid}: its agent had left before the restart; ended", call_id=cid
+                )
             leg.phase = "core"
             self._own(sw, leg)
             try:
@@ -1334,6 +1337,39 @@ class SwitchLink:
             self._run(leg, self.machine.start(session, now, node), now)
             return
         raise BadRequest(f"state {h.state!r}: ivr, queued or connected")
+
+    def _end_unrecorded(self, sw: Switch, h: m.HeldCall, info: ev.CallInfo, now: float) -> None:
+        """A connected call without its agent: the agent's leg had been dropped, but the
+        server stopped before the call's end was recorded (the switch is told a call ended
+        only once its record is durable). The call cannot go back on an agent; it ends now,
+        with a record rebuilt from what the switch reports (cause `lost`, agent unknown) and a
+        note saying why, and the caller is hung up once that record is durable."""
+        cid = h.call_id
+        journal = self.journal
+        if journal is not None:
+            journal.record(
+                [
+                    ev.CallEnded(
+                        now,
+                        cid,
+                        h.group,
+                        _kind(h.kind),
+                        ev.EndCause.LOST,
+                        (),
+                        h.queued_at,
+                        h.answered_at,
+                        0.0,  # its talk ended at a moment nobody recorded
+                        0.0,
+                        (h.group,) if h.group else (),
+                        by="system",
+                        info=info,
+                    )
+                ]
+            )
+            self._note(cid, "lost", {"reason": "its agent had left and its end was not "
+                                     "recorded before the server restarted"})  # fmt: skip
+        self.stats["lost"] += 1
+        self._after_barrier(partial(self._send, sw.id), m.Hangup(0, cid, "", "", "lost"))
 
     def _recorded(self, cid: str) -> bool:
         """The journal already holds the call's final record."""

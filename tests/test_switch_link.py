@@ -23,7 +23,7 @@ from acd.errors import AcdError
 from acd.live import CallPhase
 from ivr import messages as m
 from ivr.link import Leg
-from loadtest.sim_switch import Caller, SimSwitch, SwitchError
+from loadtest.sim_switch import Caller, SimCall, SimSwitch, SwitchError
 
 
 def url(app) -> str:  # type: ignore[no-untyped-def]
@@ -234,6 +234,33 @@ async def test_server_restart_resync_keeps_places_and_priorities(tmp_path: Path)
         await sw.close()
     finally:
         await app2.stop()
+
+
+async def test_resync_ends_a_connected_call_whose_agent_had_left(tmp_path: Path) -> None:
+    # The agent's leg was dropped, then the server died before the call's end was recorded:
+    # the switch still holds the caller, connected to nobody.
+    path = write_center(tmp_path / "c")
+    app, journal = await start_app(settings_at(path), tmp_path / "d")
+    try:
+        sw = SimSwitch(url(app), "pbx-1", TOKEN)
+        now = app.core.now()
+        held = SimCall("pbx-1-77", "13700000007", "10086", now - 60, state="connected")
+        held.group, held.queued_at, held.answered_at = "general", now - 50, now - 40
+        sw.calls[held.id] = held
+        await sw.connect()
+        assert sw.resync_result is not None
+        assert [r["code"] for r in sw.resync_result["refused"]] == ["ended"]
+        await until(lambda: held.state == "ended")
+        assert held.end_reason == "lost"  # hung up, not left in silence
+        record = journal.ended(held.id)  # and the call has its record
+        assert record is not None and record.cause is ev.EndCause.LOST
+        assert (record.queued_at, record.answered_at) == (now - 50, now - 40)
+        assert record.info is not None and record.info.caller == "13700000007"
+        assert journal.kinds("lost")[-1][0] == held.id
+        assert held.id not in app.engine.calls
+        await sw.close()
+    finally:
+        await app.stop()
 
 
 async def test_disconnect_grace_then_lost_and_reconnect_within_grace(tmp_path: Path) -> None:
