@@ -33,6 +33,10 @@ from acd.model import (
 )
 from acd.states import AgentState
 
+# Arrivals whose estimated wait is checked against their actual one: all of them while their
+# queue is shorter than this, then one in every len(queue) // EWT_SAMPLE (see `_arrive`).
+EWT_SAMPLE = 64
+
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
@@ -190,6 +194,7 @@ class Simulation:
         self.counted: set[str] = set()
         self.arrival: dict[str, float] = {}
         self.estimate: dict[str, float] = {}
+        self._since_estimate = 0  # arrivals since the last one whose wait was estimated
         self.agent_ids = list(self.config.agents)[: scenario.agents]
         self._busy_since: dict[str, float] = {}
         self._staffed_since: dict[str, float] = {}
@@ -304,9 +309,15 @@ class Simulation:
             return
         call = self.engine.calls.get(cid)
         if call is not None and call.phase is CallPhase.QUEUED and cid in self.counted:
-            est = self.engine.estimated_wait(cid)
-            if math.isfinite(est):
-                self.estimate[cid] = est
+            # A place costs a pass over the queue: in a long one (a storm) only one arrival in
+            # every len // EWT_SAMPLE is estimated, chosen by count (an unbiased sample), so an
+            # overloaded hour stays linear instead of quadratic in the queue.
+            self._since_estimate += 1
+            if self._since_estimate > len(call.home.home) // EWT_SAMPLE:
+                self._since_estimate = 0
+                est = self.engine.estimated_wait(cid)
+                if math.isfinite(est):
+                    self.estimate[cid] = est
         if sc.patience > 0:
             self.at(t + self._exp(sc.patience), self._give_up, cid)
 

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from acd import sim
+from acd.sim import Scenario, simulate
 from loadtest.cli import main, parse_mix
 
 
@@ -59,3 +61,17 @@ def test_agents_take_breaks_when_asked(capsys: pytest.CaptureFixture[str]) -> No
     # breaks take staffed time away: the same work fills a larger share of what is left
     assert tired["occupancy"] > calm["occupancy"] + 0.05  # type: ignore[operator]
     assert tired["answered"] > 0.9 * calm["answered"]  # type: ignore[operator]
+
+
+def test_a_storm_estimates_a_sample_of_waits_and_a_short_queue_every_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 30 calls a second against 25 a second of capacity: the queue grows to about 1,500
+    storm = simulate(Scenario(agents=100, rate=30.0, aht=4.0, duration=300.0, seed=2))
+    assert storm.ewt_samples < storm.answered / 5  # a pass over the queue not paid by each
+    assert storm.ewt_samples > 300.0 * 30.0 * sim.EWT_SAMPLE / 1500 / 2  # but a fair sample is
+    assert abs(storm.ewt_bias) < 0.1 * storm.asa  # and it still says how good the estimate is
+    calm = Scenario(agents=10, rate=0.2, aht=40.0, duration=5000.0, seed=2)
+    sampled = simulate(calm).ewt_samples
+    monkeypatch.setattr(sim, "EWT_SAMPLE", 10**9)  # every queued arrival estimated
+    assert sampled == simulate(calm).ewt_samples > 0
