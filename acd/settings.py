@@ -38,9 +38,12 @@ PARTS: dict[str, str] = {
 class AuthLimits:
     """Failed sign-ins allowed per identity and per address before a lockout."""
 
-    max_failures: int = 5
+    max_failures: int = 5  # per agent or supervisor id
     window: float = 60.0
     lockout: float = 300.0
+    # Per address: a whole floor of desktops often signs in from one NAT address, where a few
+    # mistyped secrets must not lock everyone out at the start of a shift.
+    address_max_failures: int = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,9 @@ def parse_server(center: CenterConfig, problems: Problems) -> ServerSettings:
             max_failures=sub.integer("max_failures", auth.max_failures, lo=1),
             window=sub.number("window", auth.window, lo=1),
             lockout=sub.number("lockout", auth.lockout, lo=0),
+            address_max_failures=sub.integer(
+                "address_max_failures", auth.address_max_failures, lo=1
+            ),
         )
     second = r.one_of("second_sign_in", ("takeover", "refuse"), d.second_sign_in)
     settings = ServerSettings(

@@ -179,8 +179,9 @@ class _Window:
 class SignInLimiter:
     """Throttles failed sign-ins per identity and per address.
 
-    After `max_failures` failures within `window` seconds the identity (or address) is locked
-    for `lockout` seconds; a success clears the identity's record. Time is a parameter.
+    After `max_failures` failures of one identity, or `address_max_failures` from one address,
+    within `window` seconds, that identity (or address) is locked for `lockout` seconds; a
+    success clears the identity's record. Time is a parameter.
     """
 
     def __init__(self, limits: AuthLimits, max_keys: int = 100_000) -> None:
@@ -202,12 +203,15 @@ class SignInLimiter:
         lim = self._limits
         if len(self._windows) >= self._max_keys:
             self._prune(now)
-        for key in (f"id:{identity}", f"ip:{address}"):
+        for key, most in (
+            (f"id:{identity}", lim.max_failures),
+            (f"ip:{address}", lim.address_max_failures),
+        ):
             w = self._windows.setdefault(key, _Window())
             w.failures.append(now)
             while w.failures and w.failures[0] <= now - lim.window:
                 w.failures.popleft()
-            if len(w.failures) >= lim.max_failures:
+            if len(w.failures) >= most:
                 w.locked_until = now + lim.lockout
                 w.failures.clear()
 

@@ -71,7 +71,7 @@ async def test_sign_in_good_bad_agent_and_throttled(srv: Server) -> None:
     assert err.code == "forbidden" and "/agent" in err.message
     # third failure for sup-a locks it (max_failures 3), even with the right secret
     await refused(c, "sign_in", user="sup-a", secret="nope2")
-    assert (await refused(c, "sign_in", user="sup-a", secret="nope3")).code == "rate_limited"
+    assert (await refused(c, "sign_in", user="sup-a", secret="nope3")).code == "unauthenticated"
     err = await refused(c, "sign_in", user="sup-a", secret="pw-sup-a")
     assert err.code == "rate_limited" and err.details["retry_after"] > 0
     await c.close()

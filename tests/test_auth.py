@@ -65,13 +65,17 @@ def test_bad_credentials_name_file_and_key(tmp_path: Path) -> None:
 
 
 def test_limiter_locks_identity_and_address() -> None:
-    lim = SignInLimiter(AuthLimits(max_failures=3, window=60, lockout=300))
+    lim = SignInLimiter(AuthLimits(max_failures=3, window=60, lockout=300, address_max_failures=5))
     for i in range(3):
         assert lim.retry_after("1001", "10.0.0.1", 100 + i) == 0
         lim.failed("1001", "10.0.0.1", 100 + i)
     assert lim.retry_after("1001", "10.0.0.9", 103) == pytest.approx(299)
-    assert lim.retry_after("1002", "10.0.0.1", 103) == pytest.approx(299)
-    assert lim.retry_after("1002", "10.0.0.2", 103) == 0
+    # a colleague behind the same address is not locked out by one agent's typos
+    assert lim.retry_after("1002", "10.0.0.1", 103) == 0
+    lim.failed("1002", "10.0.0.1", 103)
+    lim.failed("1003", "10.0.0.1", 104)  # the address's fifth failure: now it is locked
+    assert lim.retry_after("1004", "10.0.0.1", 105) == pytest.approx(299)
+    assert lim.retry_after("1002", "10.0.0.2", 105) == 0
     assert lim.retry_after("1001", "10.0.0.9", 402) == 0
     # failures spread beyond the window do not add up
     lim2 = SignInLimiter(AuthLimits(max_failures=3, window=10, lockout=300))
