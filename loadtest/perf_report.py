@@ -82,12 +82,9 @@ def cpu_part(args: argparse.Namespace) -> list[str]:
         runs.append(live(1000, 200.0, args.aht, 15.0, 3.0, IDLE_PROBE))
     frame = min(frames)
     for r, bare in zip(runs, frames, strict=True):
-        r["paired_ratio"] = (
-            r["server_cpu_seconds"] / r["calls_completed"] / (bare * r["frames_per_call"])
-        )
-    for r in runs:
         calls = r["calls_completed"]
         r["us_per_call"] = 1e6 * r["server_cpu_seconds"] / calls
+        r["paired_ratio"] = r["us_per_call"] / (1e6 * bare * r["frames_per_call"])
         # What the server spends with nobody calling (keepalives of 1,000 connections, timers)
         # over the run, most of which is the tail waiting for the longest calls to end.
         r["idle_us_per_call"] = 1e6 * r["server_idle_cpu_per_second"] * r["real_seconds"] / calls

@@ -58,7 +58,7 @@ class SimCall:
     prompts: list[str] = field(default_factory=list)
     announcements: int = 0
     position: int = 0  # the last announcement's place in the queue (1 = next)
-    wait: float | None = None  # and its estimated wait (None: not announced)
+    wait: float | None = None  # and its estimated wait (None: none was given)
     end_reason: str = ""
     survey: str = ""
     patience: asyncio.TimerHandle | None = None
