@@ -226,6 +226,9 @@ class SwitchLink:
         self._announcing: list[tuple[float, str]] = []
         self._owed_announcements = 0
         self._barrier_soon = False
+        # Calls that ended, told to the switch once their record is durable: until then a
+        # resync that reports one again must neither bring it back nor record it twice.
+        self._ending: set[str] = set()
         self.stats = {"calls": 0, "commands": 0, "timeouts": 0, "lost": 0, "blocked": 0}
         self.draining: float | None = None  # the drain's deadline (epoch) while draining
         self._handlers: dict[type, Callable[[Conn, Switch, Any], Any]] = {
@@ -1201,10 +1204,18 @@ class SwitchLink:
             return
         leg.caller_up = False
         self._drop(leg)
-        # The switch learns the call is over only once its record is durable.
-        self._after_barrier(
-            partial(self._send, leg.switch), m.Hangup(0, leg.id, "", "", o.cause.value)
-        )
+        self._hangup_when_durable(leg.switch, leg.id, o.cause.value)
+
+    def _hangup_when_durable(self, sid: str, cid: str, reason: str) -> None:
+        """Hang up an ended call's caller once the call's record is durable (the switch
+        learns a call is over only then)."""
+        self._ending.add(cid)
+
+        def hangup(cmd: m.Hangup) -> None:
+            self._ending.discard(cid)
+            self._send(sid, cmd)
+
+        self._after_barrier(hangup, m.Hangup(0, cid, "", "", reason))
 
     # ---------------------------------------------------------------- resync
 
@@ -1266,6 +1277,9 @@ class SwitchLink:
             raise BadRequest(f"call_id: 1 to {CALL_ID_MAX} characters")
         if cid in self.engine.calls:
             raise ev_duplicate(cid)
+        if cid in self._ending:
+            # Its end is being recorded (a resync within the commit): the hangup follows.
+            raise CallOver(f"call {cid} has ended; its hangup follows", call_id=cid)
         if self._recorded(cid):
             # It ended before the server stopped (the switch had not heard yet): over.
             self._send(sw.id, m.Hangup(0, cid, "", "", "ended"))
@@ -1369,7 +1383,7 @@ class SwitchLink:
             self._note(cid, "lost", {"reason": "its agent had left and its end was not "
                                      "recorded before the server restarted"})  # fmt: skip
         self.stats["lost"] += 1
-        self._after_barrier(partial(self._send, sw.id), m.Hangup(0, cid, "", "", "lost"))
+        self._hangup_when_durable(sw.id, cid, "lost")
 
     def _recorded(self, cid: str) -> bool:
         """The journal already holds the call's final record."""

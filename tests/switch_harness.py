@@ -201,6 +201,8 @@ class Recorder:
         self.outputs: list[ev.Output] = []
         self.notes: list[tuple[str, str, dict[str, Any]]] = []
         self.barriers = 0
+        self.hold = False  # barriers stay pending until `release` (a slow commit)
+        self._held: list[asyncio.Future[None]] = []
 
     async def start(self, app: App) -> None:
         app.core.subscribe(self.record)
@@ -223,8 +225,18 @@ class Recorder:
     def durable(self) -> asyncio.Future[None]:
         self.barriers += 1
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
+        if self.hold:
+            self._held.append(done)
+        else:
+            done.set_result(None)
         return done
+
+    def release(self) -> None:
+        """Complete the barriers held so far and stop holding."""
+        self.hold = False
+        for f in self._held:
+            f.set_result(None)
+        self._held.clear()
 
     def recent_contacts(self, number: str, limit: int = 5) -> Sequence[Mapping[str, Any]]:
         return []

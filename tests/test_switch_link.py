@@ -263,6 +263,40 @@ async def test_resync_ends_a_connected_call_whose_agent_had_left(tmp_path: Path)
         await app.stop()
 
 
+async def test_a_resync_before_an_ended_call_is_durable_neither_revives_nor_records_it(
+    tmp_path: Path,
+) -> None:
+    path = write_center(tmp_path / "c")
+    app, journal = await start_app(settings_at(path), tmp_path / "d")
+    try:
+        auto_accept(app)
+        ready(app, "a2")
+        sw = SimSwitch(url(app), "pbx-1", TOKEN, caller=Caller(keys={"menu": "2"}))
+        await sw.connect()
+        c = await sw.place("13900000003")
+        await until(lambda: c.state == "connected")
+        journal.hold = True  # a slow commit: the call's record is not durable yet
+        app.core.submit(ev.AgentHangup("a2", c.id))
+        await until(lambda: c.agent_id == "")  # the agent's leg is dropped at once
+        await sw.close()
+        asked = journal.barriers
+        # back within the grace, the caller still held, with no agent; the resync's reply
+        # waits for the journal too
+        back = asyncio.create_task(sw.connect())
+        await until(lambda: journal.barriers > asked)  # the resync was handled
+        assert c.id not in app.engine.calls and c.state == "connected"  # not hung up yet
+        assert len([o for o in journal.outputs if isinstance(o, ev.CallEnded)]) == 1
+        journal.release()
+        await back
+        assert sw.resync_result is not None
+        assert [r["code"] for r in sw.resync_result["refused"]] == ["ended"]
+        await until(lambda: c.state == "ended")  # now that the record is durable
+        assert c.end_reason == "completed"
+        await sw.close()
+    finally:
+        await app.stop()
+
+
 async def test_disconnect_grace_then_lost_and_reconnect_within_grace(tmp_path: Path) -> None:
     path = write_center(tmp_path / "c", grace=0.4)
     app, journal = await start_app(settings_at(path), tmp_path / "d")
