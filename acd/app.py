@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import importlib
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -68,7 +69,10 @@ class App:
     ) -> None:
         self.settings = settings
         self.data_dir = Path(data_dir)
-        self.core = CoreHost(Engine(settings.center), **({"clock": clock} if clock else {}))
+        # The engine starts at the host's time: its day (the agents' counts of the day, which
+        # recovery rebuilds) is today's, not the epoch's.
+        clock = clock or time.time
+        self.core = CoreHost(Engine(settings.center, now=clock()), clock=clock)
         self.engine = self.core.engine
         self.web = WebServer(host, port, settings.server)
         self.components: dict[str, Component] = {}

@@ -50,7 +50,7 @@ from acd.model import (
 )
 from acd.queues import Entry, GroupQueue, MatchKey
 from acd.states import BY_STATE, DEFER, AgentState, Trigger, transition
-from acd.stats import GroupStats
+from acd.stats import GroupStats, bounds
 from acd.strategies import Link, new_pool
 from acd.timers import TimerHeap
 from acd.timers import cancel as cancel_timer
@@ -196,6 +196,7 @@ class Engine:
             ev.Reload: self._on_reload,
             ev.Tick: lambda _e: None,
         }
+        self._next_day(now)
 
     # ------------------------------------------------------------------ public interface
 
@@ -575,6 +576,25 @@ class Engine:
             key = self._strategy_key(agent, g)
             for link in links:
                 link.pool.join(link, key)
+
+    def _next_day(self, now: float) -> None:
+        """File the day roll at the next local midnight of the center."""
+        self.timers.add(bounds(now, self.config.timezone, 86400)[1], self._new_day)
+
+    def _new_day(self, _arg: object) -> None:
+        """Local midnight: the agents' counters of the day (the keys of `fewest-calls` and
+        `least-talk-time`) start again, as a server started today would have them."""
+        for agent in self.agents.values():
+            agent.handled = 0
+            agent.talk = 0.0
+            if agent.pools and not agent.idle_fifo:  # idle: its places take the new keys
+                self._leave_idle(agent)
+                agent.pools = agent.idle_links
+                for g, links in agent.idle_plan:
+                    key = self._strategy_key(agent, g)
+                    for link in links:
+                        link.pool.join(link, key)
+        self._next_day(self.now + 1.0)
 
     def _leave_idle(self, agent: Agent) -> None:
         links = agent.pools

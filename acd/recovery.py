@@ -32,7 +32,7 @@ import structlog
 
 from acd import events as ev
 from acd.errors import AcdError
-from acd.stats import Counters, _bounds
+from acd.stats import Counters, bounds
 
 if TYPE_CHECKING:
     from acd.app import App
@@ -166,7 +166,7 @@ class Recovery:
         groups = app.engine.groups
         if not groups:
             return
-        day_start = min(_bounds(now, g.stats.tz, 86400)[0] for g in groups.values())
+        day_start = min(bounds(now, g.stats.tz, 86400)[0] for g in groups.values())
         records = list(store.calls(day_start, now + 1.0))
         handled = list(store.handled(day_start, now + 1.0))
         for gid, g in groups.items():
@@ -177,6 +177,13 @@ class Recovery:
             self.report.calls_counted = recount(iv, records, handled, gid, st.threshold)
             recount(day, records, handled, gid, st.threshold)
             st.interval, st.day = iv, day
+        # The agents' counts of the day (fewest-calls and least-talk-time pick by them).
+        agents = app.engine.agents
+        for h in handled:
+            agent = agents.get(h.agent_id)
+            if agent is not None:
+                agent.handled += 1
+                agent.talk += h.talk
 
     async def stop(self, app: App) -> None:
         """Nothing to release."""

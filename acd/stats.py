@@ -45,7 +45,7 @@ class Counters:
         return self.abandoned / self.offered if self.offered else None
 
 
-def _bounds(now: float, tz: dt.tzinfo, seconds: int) -> tuple[float, float]:
+def bounds(now: float, tz: dt.tzinfo, seconds: int) -> tuple[float, float]:
     """Start and end of the local-time slot of `seconds` containing `now`."""
     local = dt.datetime.fromtimestamp(now, tz)
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -70,10 +70,10 @@ class GroupStats:
     def roll(self, now: float) -> None:
         """Start new counters when `now` left the current interval or day."""
         if now >= self.interval.end:
-            s, e = _bounds(now, self.tz, self.interval_seconds)
+            s, e = bounds(now, self.tz, self.interval_seconds)
             self.interval = Counters(start=s, end=e)
         if now >= self.day.end:
-            s, e = _bounds(now, self.tz, 86400)
+            s, e = bounds(now, self.tz, 86400)
             self.day = Counters(start=s, end=e)
 
     def _both(self, now: float) -> tuple[Counters, Counters]:

@@ -61,6 +61,38 @@ def test_fewest_calls_and_least_talk_time_prefer_the_less_worked_agent() -> None
         assert core.offered_to("c2") == "a2", strategy
 
 
+def test_the_day_counts_of_fewest_calls_start_again_at_local_midnight() -> None:
+    def worked_day() -> Core:
+        # a2 handles two short calls, a1 one long one that ends last (UTC center, t=0 is
+        # midnight): a1 has fewer calls, a2 has been idle longer
+        core = Core(
+            center(
+                [group("g", strategy=Strategy.FEWEST_CALLS, wrap_up=NO_WRAP)],
+                [agent("a1", {"g": 5}), agent("a2", {"g": 5})],
+            )
+        )
+        core.login_ready("a2")
+        core.at(1).login_ready("a1")
+        core.at(2).call("c1", "g")
+        core.answer("a2", "c1")
+        core.at(10)(ev.AgentLegEnded("c1", "a2"))
+        core.at(11).call("c2", "g")
+        core.answer("a1", "c2")  # fewer calls
+        core.at(12).call("c3", "g")
+        core.answer("a2", "c3")  # the only one idle
+        core.at(30)(ev.AgentLegEnded("c3", "a2"))
+        core.at(50)(ev.AgentLegEnded("c2", "a1"))
+        return core
+
+    same_day = worked_day()
+    same_day.at(86_000).call("c4", "g")
+    assert same_day.offered_to("c4") == "a1"  # fewer calls today
+    next_day = worked_day()
+    next_day.at(86_405).call("c4", "g")  # both idle through midnight: counts start again
+    assert next_day.offered_to("c4") == "a2"  # a tie, so the longest idle
+    assert next_day.engine.agents["a1"].handled == 0
+
+
 def test_round_robin_rotates_through_agents() -> None:
     core = Core(
         center(

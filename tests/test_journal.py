@@ -181,3 +181,37 @@ def test_barrier_and_recent_contacts(tmp_path: Path) -> None:
 
     asyncio.run(go())
     store.close()
+
+
+async def test_a_restart_rebuilds_the_agents_counts_of_the_day(tmp_path: Path) -> None:
+    # fewest-calls and least-talk-time pick by them: a restart must not hand the next calls
+    # to whoever already worked the most today
+    from switch_harness import settings_at, write_center
+
+    from acd.app import App
+
+    settings = settings_at(write_center(tmp_path / "c"))
+    parts = ["acd.journal:component", "acd.recovery:component"]
+    app = App(settings, port=0, data_dir=tmp_path / "d", components=parts)
+    await app.start()
+    try:
+        app.core.submit(ev.AgentLogin("a2"))
+        app.core.submit(ev.AgentReady("a2"))
+        for cid in ("c1", "c2"):
+            app.core.submit(ev.EnqueueCall(ev.CallInfo(cid), "general"))
+            app.core.submit(ev.AcceptOffer("a2", cid))
+            app.core.submit(ev.AgentLegAnswered(cid, "a2"))
+            app.core.submit(ev.CallerHangup(cid))
+        worked = app.engine.agents["a2"]
+        assert worked.handled == 2
+        talk = worked.talk
+    finally:
+        await app.stop()
+    again = App(settings, port=0, data_dir=tmp_path / "d", components=parts)
+    await again.start()
+    try:
+        back = again.engine.agents["a2"]
+        assert back.handled == 2 and back.talk == pytest.approx(talk)
+        assert again.engine.agents["a1"].handled == 0
+    finally:
+        await again.stop()
