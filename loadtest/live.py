@@ -504,6 +504,7 @@ async def _drive(
     frames0 = _switch_frames(switch)
     hist0 = scraped_histogram(base, OFFER_HISTOGRAM)
     cpu0 = _server_cpu(spawned, base)
+    threads0 = ProcStat.threads(spawned.pid) if spawned is not None else {}
     own0 = time.process_time()
     loop = asyncio.get_running_loop()
     t0 = time.time()
@@ -522,6 +523,7 @@ async def _drive(
     await asyncio.sleep(min(1.0, 2 * sc.acw / k) if sc.acw else 0.05)
     end = time.time()
     cpu1 = _server_cpu(spawned, base)
+    threads = ProcStat.threads(spawned.pid) if spawned is not None else {}
     own = time.process_time() - own0
     server_side = histogram_delta(hist0, scraped_histogram(base, OFFER_HISTOGRAM))
     fleet.close_spans(min(end, t0 + sc.duration / k))
@@ -548,6 +550,9 @@ async def _drive(
             "client_lag_p99_ms": _finite(lag.percentile(0.99)),
             "client_lag_max_ms": _finite(lag.percentile(1.0)),
             "server_cpu_seconds": None if cpu0 is None or cpu1 is None else cpu1 - cpu0,
+            # the server's CPU on its event loop's thread; the rest is its other threads
+            # (the journal's writer, mostly)
+            "server_loop_cpu_seconds": _thread_cpu(spawned, threads0, threads),
             "server_idle_cpu_per_second": idle_rate,
             "time_scale": k,
             "agents_signed_in": len(fleet.agents),
@@ -691,6 +696,15 @@ async def _idle_rate(spawned: SpawnedServer | None, base: str, seconds: float) -
     if before is None or after is None:
         return None
     return (after - before) / (time.perf_counter() - t0)
+
+
+def _thread_cpu(
+    spawned: SpawnedServer | None, before: dict[int, float], after: dict[int, float]
+) -> float | None:
+    """CPU seconds the spawned server's main thread used between two `ProcStat.threads`."""
+    if spawned is None or spawned.pid not in after:
+        return None
+    return after[spawned.pid] - before.get(spawned.pid, 0.0)
 
 
 def _server_cpu(spawned: SpawnedServer | None, base: str) -> float | None:
