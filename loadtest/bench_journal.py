@@ -8,6 +8,9 @@
    detail record, an offer, four agent state intervals, a handled call) are appended and the
    barrier awaited, as the switch link does before acknowledging. Barrier latency p50/p99 at
    each rate; the last rates show where the writer saturates.
+3. Writer CPU per call: calls handed over in commits of `--per-commit` calls (ten is what
+   the group commit makes of 200 calls/s), each awaited; this process's CPU per call, which
+   is almost all the writer thread's (the journal's share of the server's CPU per call).
 """
 
 from __future__ import annotations
@@ -73,6 +76,27 @@ def throughput(n_records: int, synchronous: str, batch: int) -> tuple[float, int
     return len(calls) * 7 / elapsed, commits
 
 
+def writer_cost(calls: int, per_commit: int, synchronous: str) -> float:
+    """CPU seconds per call of committing `calls` calls' records, `per_commit` per commit."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(tmp, synchronous=synchronous)
+        groups = [
+            [call_records(i, 1.7e9 + i) for i in range(j, min(j + per_commit, calls))]
+            for j in range(0, calls, per_commit)
+        ]
+        done = threading.Event()
+        t0 = time.process_time()
+        for group in groups:
+            done.clear()
+            for recs in group:
+                store.append(recs)
+            store.sync(done.set)
+            done.wait()
+        used = time.process_time() - t0
+        store.close()
+    return used / calls
+
+
 async def _barrier_run(journal: JournalComponent, rate: float, seconds: float) -> list[float]:
     loop = asyncio.get_running_loop()
     lat: list[float] = []
@@ -121,10 +145,13 @@ def main() -> int:
     p.add_argument("--synchronous", default="full", choices=["off", "normal", "full"])
     p.add_argument("--batch", type=int, default=5000)
     p.add_argument("--rates", default="200,1000,2000,5000")
+    p.add_argument("--per-commit", type=int, default=10, help="calls per commit (writer CPU)")
     args = p.parse_args()
     rps, commits = throughput(args.records, args.synchronous, args.batch)
     print(f"store throughput (synchronous={args.synchronous}): {rps:,.0f} records/s "
           f"({args.records:,} records, {commits} commits)")  # fmt: skip
+    cost = writer_cost(args.records // 7, args.per_commit, args.synchronous)
+    print(f"writer CPU per call, {args.per_commit} calls a commit: {cost * 1e6:.0f} µs")
     print("commit before ack: rate calls/s | barrier p50 ms | p99 ms | acked calls/s")
     for rate in (float(r) for r in args.rates.split(",")):
         p50, p99, acked = barrier_latency(rate, args.seconds, args.synchronous)
