@@ -242,6 +242,21 @@ def table(result: Result) -> str:
     return buf.getvalue()
 
 
+def _sim_only(args: argparse.Namespace) -> str:
+    """The sim-mode flags given (live mode would ignore them), or ""."""
+    given = [
+        flag
+        for flag, value in (
+            ("--group", args.group),
+            ("--routes", args.routes),
+            ("--cities", args.cities),
+            ("--brand-mix with --config", args.brand_mix and args.config),
+        )
+        if value
+    ]
+    return ", ".join(given)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `acd-loadtest`."""
     args = build_parser().parse_args(argv)
@@ -250,6 +265,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.mode == "live" and args.time_scale <= 0:
         print("--time-scale must be positive", file=sys.stderr)
+        return 2
+    if args.mode == "live" and (ignored := _sim_only(args)):
+        print(
+            f"{ignored} only apply in sim mode: in live mode the server's own flows route"
+            " the calls and its directory gives their brand",
+            file=sys.stderr,
+        )
         return 2
     run = run_live if args.mode == "live" else run_sim
     interactive = sys.stdout.isatty() and not args.json

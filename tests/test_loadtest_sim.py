@@ -54,6 +54,15 @@ def test_config_routes_and_cities(capsys: pytest.CaptureFixture[str]) -> None:
     assert r["answered"] > 0 and "erlang_c" not in r
 
 
+def test_live_mode_refuses_the_sim_only_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    # refused before any server is spawned: live mode would run without them
+    for flags in (["--group", "vip"], ["--routes", "vip=vip-gotone"], ["--cities", "nanjing"],
+                  ["--config", "config/mode3.toml", "--brand-mix", "vip=1"]):  # fmt: skip
+        assert main(["--mode", "live", "--duration", "10", *flags]) == 2
+        err = capsys.readouterr().err
+        assert flags[-2] in err and "only apply in sim mode" in err
+
+
 def test_agents_take_breaks_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
     calm = run(capsys, "--agents", "5", "--rate", "0.02", "--duration", "20000", "--seed", "4")
     tired = run(capsys, "--agents", "5", "--rate", "0.02", "--duration", "20000", "--seed", "4",
