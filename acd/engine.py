@@ -1882,10 +1882,43 @@ class Engine:
             raise WrongState(f"call {call_id} is not waiting", call_id=call_id)
         return call
 
+    def _takeable(self, call_id: str) -> Call:
+        """A call a supervisor may send elsewhere: waiting, or ringing at a desktop."""
+        call = self.call(call_id)
+        if call.phase is OFFERED and call.kind is not CallKind.CONSULT:
+            return call
+        return self._waiting(call_id)
+
+    def _recall(self, call: Call) -> Agent | None:
+        """Take a ringing offer back for a supervisor: the call is at its place again, not
+        matched (the supervisor's action decides where it goes). Returns the agent it rang,
+        to be freed by `_recalled` once the action is done (not before: as the longest idle
+        it could be offered the same call again). None when the call was not ringing."""
+        agent = call.agent
+        if call.phase is not OFFERED or agent is None:
+            return None
+        self._withdraw(call, agent, "supervisor")
+        call.assigned_to = None  # an assignment ends with its offer, as on a reject
+        call.assigned_by = ""
+        self._queue(call)
+        self._emit(
+            _CallQueued(self.now, call.id, call.group, call.kind, call.base, call.queued_at, True)
+        )
+        return agent
+
+    def _recalled(self, agent: Agent | None, call: Call) -> None:
+        """The agent a recalled offer rang goes back to ready (or its pending state)."""
+        if agent is not None:
+            self._change(agent, T_WITHDRAW, call_id=call.id)
+
     def _on_assign(self, e: ev.AssignCall) -> None:
-        call = self._waiting(e.call_id)
+        call = self._takeable(e.call_id)
         agent = self._live_agent(e.agent_id)
+        if call.agent is agent:
+            raise WrongState(f"call {call.id} is ringing at {agent.id} already", call_id=call.id)
+        rang = self._recall(call)
         self._assign(call, agent, e.actor)
+        self._recalled(rang, call)
 
     def _assign(self, call: Call, agent: Agent, actor: str) -> None:
         if call.assigned_to is not None and call.assigned_to is not agent:
@@ -1910,13 +1943,15 @@ class Engine:
         self._emit(ev.CallPriorityChanged(self.now, call.id, call.group, call.base, e.actor))
 
     def _on_move(self, e: ev.MoveCall) -> None:
-        call = self._waiting(e.call_id)
+        call = self._takeable(e.call_id)
         to = self.group(e.group)
-        if to.cfg.id == call.group and call.phase is QUEUED:
+        if to.cfg.id == call.group and call.phase is not ASSIGNED:
             raise WrongState(f"call {call.id} is already in {e.group}")
+        rang = self._recall(call)
         if call.assigned_to is not None:
             self._unassign(call)
         self._move(call, to, "supervisor", e.actor)
+        self._recalled(rang, call)
 
     def _unassign(self, call: Call) -> None:
         agent = call.assigned_to
@@ -1927,17 +1962,19 @@ class Engine:
         self._queue(call)
 
     def _on_withdraw(self, e: ev.WithdrawCall) -> None:
-        call = self._waiting(e.call_id)
+        call = self._takeable(e.call_id)
         if e.to not in ("voicemail", "callback"):
             raise WrongState(f"withdraw to {e.to!r}: use voicemail or callback")
         if not call.caller_present:
             raise WrongState(f"call {call.id} has no caller on the line", call_id=call.id)
+        rang = self._recall(call)
         if call.assigned_to is not None:
             self._unassign(call)
         if e.to == "callback":
             self._to_callback(call, call.info.caller, None)
-            return
-        self._to_voicemail(call, "supervisor", e.actor)
+        else:
+            self._to_voicemail(call, "supervisor", e.actor)
+        self._recalled(rang, call)
 
     def _on_voicemail_chosen(self, e: ev.VoicemailChosen) -> None:
         call = self._waiting(e.call_id)

@@ -280,8 +280,18 @@ async def test_assign_a_waiting_call_to_a_named_agent(srv: Server) -> None:
     assigned = [o for o in srv.outputs if isinstance(o, ev.CallAssigned)][-1]
     assert assigned.actor == "sup-a"
     assert not any(isinstance(p, am.Offer) for p in a1.drain())
-    err = await refused(sup, "assign_call", call_id="c1", agent_id="a1")
-    assert err.code == "wrong_state"  # ringing now, no longer waiting
+    err = await refused(sup, "assign_call", call_id="c1", agent_id="a4")
+    assert err.code == "wrong_state"  # ringing at a4 already
+    # a4 does not answer: the supervisor takes the ringing call back and gives it to a1
+    r = await sup.request("assign_call", call_id="c1", agent_id="a1")
+    assert r == {"call_id": "c1", "agent_id": "a1", "offered": True}
+    ended = await a4.next_push(am.OfferEnded)
+    assert (ended.call_id, ended.result, ended.reason) == ("c1", "withdrawn", "supervisor")
+    assert (await a1.next_push(am.Offer)).call_id == "c1"
+    assert srv.app.engine.agents["a4"].state is AgentState.READY  # nothing missed
+    rows = await srv.audit("--who", "sup-a", "--action", "assign_call")
+    assert pairs(rows) == [("assign_call", "ok"), ("assign_call", "wrong_state"),
+                           ("assign_call", "ok")]  # fmt: skip
     await sup.close()
 
 

@@ -63,6 +63,59 @@ def test_assigned_call_goes_back_to_its_place_when_the_agent_declines() -> None:
     assert call.phase.value == "queued" and call.assigned_to is None and call.queued_at == 2.0
 
 
+def test_a_ringing_call_is_taken_back_and_assigned_to_another_agent() -> None:
+    core = small()
+    core.login_ready("a1")
+    core.at(1).call("c1", "g")  # rings a1, who is away from the desk
+    core.at(2).call("c2", "g")  # waits behind it
+    core(ev.AgentLogin("a2"))
+    with pytest.raises(WrongState, match="ringing at a1 already"):
+        core(ev.AssignCall("c1", "a1", "sup"))
+    core.at(3)(ev.AssignCall("c1", "a2", "sup"))
+    ended = core.last(ev.OfferEnded)
+    assert (ended.call_id, ended.agent_id, ended.result, ended.reason) == (
+        "c1", "a1", "withdrawn", "supervisor")  # fmt: skip
+    assert core.last(ev.CallAssigned).agent_id == "a2"
+    # a1 is ready again, missed nothing, and takes the next call, not the one taken from it
+    assert core.engine.agents["a1"].misses == 0
+    assert core.offered_to("c2") == "a1"
+    core(ev.AgentReady("a2"))
+    assert core.offered_to("c1") == "a2"
+    assert core.last(ev.CallOffered).assigned_by == "sup"
+    assert core.engine.calls["c1"].queued_at == 1.0  # its place was kept
+
+
+def test_a_ringing_call_is_taken_back_and_moved_or_withdrawn() -> None:
+    core = small()
+    core.login_ready("a1", "a2")
+    core(ev.AgentNotReady("a2", "break"))
+    core.at(1).call("c1", "g")  # rings a1
+    with pytest.raises(WrongState, match="already in g"):
+        core(ev.MoveCall("c1", "g", "sup"))
+    with pytest.raises(UnknownGroup):
+        core(ev.MoveCall("c1", "nope", "sup"))
+    assert core.offered_to("c1") == "a1"  # a refused action changed nothing
+    core(ev.MoveCall("c1", "h", "sup"))
+    assert core.last(ev.OfferEnded).reason == "supervisor"
+    assert core.last(ev.CallOverflowed).to_group == "h"
+    assert core.engine.calls["c1"].group == "h" and core.offered_to("c1") is None
+    assert core.state("a1") == "ready"  # and not offered c1 again: a1 does not serve h
+    core.at(2).call("c2", "g")  # rings a1; a supervisor asked for a1's break meanwhile
+    core(ev.AgentNotReady("a1", "break", actor="sup"))
+    core(ev.WithdrawCall("c2", "voicemail", "sup"))
+    assert core.last(ev.RecordVoicemail).call_id == "c2"
+    assert core.state("a1") == "not_ready"  # the pending break applies once the offer ends
+    assert core.engine.agents["a1"].reason == "break"
+
+
+def test_priority_of_a_ringing_call_is_refused() -> None:
+    core = small()
+    core.login_ready("a1")
+    core.call("c1", "g")
+    with pytest.raises(WrongState, match="not waiting"):
+        core(ev.SetCallPriority("c1", 150.0, "sup"))
+
+
 def test_change_priority_move_and_withdraw() -> None:
     core = small()
     core(ev.AgentLogin("a1"))
