@@ -1873,6 +1873,9 @@ class Engine:
     def _on_reconnected(self, e: ev.AgentReconnected) -> None:
         agent = self._live_agent(e.agent_id)
         agent.online = True
+        if e.endpoint:
+            # A call already connected stays on its leg; the next connect rings the new desk.
+            agent.endpoint = e.endpoint
 
     # ------------------------------------------------------------------ supervisors
 

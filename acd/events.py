@@ -403,9 +403,11 @@ class AgentDisconnected(Event, frozen=True):
 
 
 class AgentReconnected(Event, frozen=True):
-    """The agent's desktop is back (resumed session)."""
+    """The agent's desktop is back (resumed session, or signed in again while signed in);
+    a non-empty `endpoint` is what the switch rings from now on (moved to another desk)."""
 
     agent_id: str
+    endpoint: str = ""
 
 
 # Supervisors ---------------------------------------------------------------------------

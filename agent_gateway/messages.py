@@ -48,7 +48,9 @@ class Hello(Request, tag="hello"):
 
 
 class SignIn(Request, tag="sign_in"):
-    """Authenticate as an agent; `endpoint` is what the switch rings (hot-desking)."""
+    """Authenticate as an agent; `endpoint` is what the switch rings (hot-desking). Signing in
+    again while signed in (moved to another desk) with an `endpoint` rings that one from the
+    next call on; a call already connected stays where it is."""
 
     agent_id: str
     secret: str

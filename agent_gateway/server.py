@@ -442,7 +442,7 @@ class AgentGateway:
         event: ev.Event = (
             ev.AgentLogin(aid, msg.endpoint)
             if agent.state is AgentState.LOGGED_OUT
-            else ev.AgentReconnected(aid)
+            else ev.AgentReconnected(aid, msg.endpoint)
         )
         try:
             self.core.submit(event)

@@ -417,6 +417,28 @@ async def test_hot_desk_endpoint_and_blind_transfer_out(tmp_path) -> None:  # ty
         await c.close()
 
 
+async def test_signing_in_at_another_desk_moves_the_agents_calls_there(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    async with running(make_settings(), tmp_path) as app:
+        commands: list[ev.Output] = []
+        app.core.subscribe(commands.extend)
+        first = AgentClient(url(app))
+        await first.connect()
+        await first.sign_in("a1", secret("a1"), endpoint="sip:a1@desk-12")
+        await first.ready()
+        # the agent walks to desk 7 and signs in there without signing out at desk 12
+        second = AgentClient(url(app))
+        await second.connect()
+        res = await second.sign_in("a1", secret("a1"), endpoint="sip:a1@desk-7")
+        assert res.snapshot is not None and res.snapshot.endpoint == "sip:a1@desk-7"
+        assert res.snapshot.state == "ready"  # the agent's work goes on
+        call(app, "c1", grp="n")
+        await second.accept((await second.next_push(m.Offer)).call_id)
+        connect = next(o for o in commands if isinstance(o, ev.ConnectAgent))
+        assert connect.endpoint == "sip:a1@desk-7"  # not the desk left behind
+        await second.close()
+        await first.close()
+
+
 async def test_caller_hangs_up_while_ringing_withdraws_the_offer(tmp_path) -> None:  # type: ignore[no-untyped-def]
     async with running(make_settings(), tmp_path) as app:
         c = await desktop(app, "a1")
