@@ -1338,6 +1338,7 @@ class Engine:
                 self.now + g.cfg.wrap_up.seconds, self._wrap_timeout, agent
             )
         self._change(agent, T_CALL_END, call_id=call.id)
+        self._unattended_wrap(agent)
 
     def _on_hold_changed(self, e: ev.HoldChanged) -> None:
         call = self.call(e.call_id)
@@ -1845,6 +1846,20 @@ class Engine:
             g.stats.handled(self.now, w.handle + seconds)
         self._emit(ev.WrapUpEnded(self.now, agent.id, w.call_id, w.group, w.code, seconds))
 
+    def _unattended_wrap(self, agent: Agent) -> None:
+        """A mandatory wrap-up with a deferred sign-out and no desktop to give its code ends
+        at once, without a code, so that the sign-out applies: it would wait for nobody."""
+        w = agent.wrap
+        if (
+            agent.state is WRAP_UP
+            and w is not None
+            and w.mode is WrapUpMode.MANDATORY
+            and agent.pending is LOGGED_OUT
+            and not agent.online
+        ):
+            self._end_wrap(agent)
+            self._change(agent, T_WRAP_DONE)
+
     def _wrap_timeout(self, agent: Agent) -> None:
         if agent.state is WRAP_UP and agent.wrap is not None:
             self._end_wrap(agent)
@@ -1869,6 +1884,8 @@ class Engine:
             agent.offer = None
             self._change(agent, T_DISCONNECT, "disconnected", call_id=call.id)
             self._requeue(call)
+        else:
+            self._unattended_wrap(agent)
 
     def _on_reconnected(self, e: ev.AgentReconnected) -> None:
         agent = self._live_agent(e.agent_id)

@@ -120,6 +120,29 @@ def test_mandatory_wrap_up_needs_a_code() -> None:
     assert core.last(ev.WrapUpEnded).code == "billing"
 
 
+def test_a_deferred_sign_out_without_a_desktop_does_not_wait_for_a_wrap_up_code() -> None:
+    # the desktop is lost during the call, with a sign-out deferred until the call ends
+    core = two_agents(wrap_up=WrapUp(WrapUpMode.MANDATORY, 0))
+    core.login_ready("a1", "a2")
+    core.call("c1", "g")
+    core.answer("a1", "c1")
+    core(ev.AgentLogout("a1", actor="sup"))
+    core(ev.AgentDisconnected("a1"))
+    assert core.state("a1") == "on_call"
+    core(ev.CallerHangup("c1"), 60)
+    assert core.state("a1") == "logged_out"  # no code: nobody was left to give one
+    ended = core.last(ev.WrapUpEnded)
+    assert (ended.agent_id, ended.code, ended.seconds) == ("a1", "", 0.0)
+    # the desktop is lost during the wrap-up instead: the sign-out applies then
+    core.call("c2", "g")
+    core.answer("a2", "c2")
+    core(ev.AgentLogout("a2"))
+    core(ev.CallerHangup("c2"), 90)
+    assert core.state("a2") == "wrap_up"  # the desktop is there to give the code
+    core(ev.AgentDisconnected("a2"))
+    assert core.state("a2") == "logged_out"
+
+
 def test_pending_not_ready_applies_after_the_call() -> None:
     core = two_agents(wrap_up=WrapUp(WrapUpMode.TIMED, 10))
     core.login_ready("a1")
