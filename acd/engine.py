@@ -1851,11 +1851,11 @@ class Engine:
         at once, without a code, so that the sign-out applies: it would wait for nobody."""
         w = agent.wrap
         if (
-            agent.state is WRAP_UP
+            agent.pending is LOGGED_OUT  # rare: checked first, on every call's end
+            and not agent.online
+            and agent.state is WRAP_UP
             and w is not None
             and w.mode is WrapUpMode.MANDATORY
-            and agent.pending is LOGGED_OUT
-            and not agent.online
         ):
             self._end_wrap(agent)
             self._change(agent, T_WRAP_DONE)
