@@ -96,7 +96,6 @@ def cpu_part(args: argparse.Namespace) -> list[str]:
         # What the server spends with nobody calling (keepalives of 1,000 connections, timers)
         # over the run, most of which is the tail waiting for the longest calls to end.
         r["idle_us_per_call"] = 1e6 * r["server_idle_cpu_per_second"] * r["real_seconds"] / calls
-        r["net_us_per_call"] = r["us_per_call"] - r["idle_us_per_call"]
         for ref in ("flat", "paced"):
             r[f"{ref}_ratio"] = r["us_per_call"] / (r[f"{ref}_us"] * r["frames_per_call"])
         runs.append(r)
