@@ -76,11 +76,11 @@ def url(app: App) -> str:
     return f"ws://127.0.0.1:{app.web.port}/agent"
 
 
-async def desktop(app: App, aid: str, *, binary: bool = True) -> AgentClient:
-    """A signed-in client of `aid`."""
+async def desktop(app: App, aid: str, *, binary: bool = True, endpoint: str = "") -> AgentClient:
+    """A signed-in client of `aid` (at `endpoint`: hot-desking)."""
     c = AgentClient(url(app), binary=binary)
     await c.connect()
-    await c.sign_in(aid, secret(aid))
+    await c.sign_in(aid, secret(aid), endpoint=endpoint)
     return c
 
 

@@ -398,10 +398,8 @@ async def test_hot_desk_endpoint_and_blind_transfer_out(tmp_path) -> None:  # ty
     async with running(make_settings(), tmp_path) as app:
         commands: list[ev.Output] = []
         app.core.subscribe(commands.extend)
-        c = AgentClient(url(app))
-        await c.connect()
-        res = await c.sign_in("a1", secret("a1"), endpoint="sip:a1@desk-12")
-        assert res.snapshot is not None and res.snapshot.endpoint == "sip:a1@desk-12"
+        c = await desktop(app, "a1", endpoint="sip:a1@desk-12")
+        assert (await c.snapshot()).endpoint == "sip:a1@desk-12"
         await c.ready()
         call(app, "c1", grp="n")
         await c.accept((await c.next_push(m.Offer)).call_id)
@@ -421,16 +419,12 @@ async def test_signing_in_at_another_desk_moves_the_agents_calls_there(tmp_path)
     async with running(make_settings(), tmp_path) as app:
         commands: list[ev.Output] = []
         app.core.subscribe(commands.extend)
-        first = AgentClient(url(app))
-        await first.connect()
-        await first.sign_in("a1", secret("a1"), endpoint="sip:a1@desk-12")
+        first = await desktop(app, "a1", endpoint="sip:a1@desk-12")
         await first.ready()
         # the agent walks to desk 7 and signs in there without signing out at desk 12
-        second = AgentClient(url(app))
-        await second.connect()
-        res = await second.sign_in("a1", secret("a1"), endpoint="sip:a1@desk-7")
-        assert res.snapshot is not None and res.snapshot.endpoint == "sip:a1@desk-7"
-        assert res.snapshot.state == "ready"  # the agent's work goes on
+        second = await desktop(app, "a1", endpoint="sip:a1@desk-7")
+        snap = await second.snapshot()
+        assert (snap.endpoint, snap.state) == ("sip:a1@desk-7", "ready")  # the work goes on
         call(app, "c1", grp="n")
         await second.accept((await second.next_push(m.Offer)).call_id)
         connect = next(o for o in commands if isinstance(o, ev.ConnectAgent))
