@@ -182,8 +182,14 @@ class IvrSettings:
 
 
 TREATMENT_ACTIONS = ("callback", "voicemail")
-# Prompts the product itself plays; a [prompts] table must define them when it exists.
-BUILTIN_PROMPTS = ("blocked",)
+# Prompts the server plays by these ids, outside any flow: a [prompts] table without them is
+# warned about (the switch gets the id with no text; its own recording may still play).
+BUILTIN_PROMPTS: Mapping[str, str] = MappingProxyType(
+    {
+        "goodbye": "it hangs up on a caller it cannot queue or serve",
+        "transfer-failed": "an IVR transfer fails, before it hangs up",
+    }
+)
 
 
 def _minutes(text: str) -> tuple[int, int] | None:
@@ -479,6 +485,9 @@ def parse_ivr(center: CenterConfig, problems: Problems) -> IvrSettings:
                 )
             else:
                 problems.error(loc, "a prompt is its text or a table with text and language")
+        for pid, when in BUILTIN_PROMPTS.items():
+            if pid not in prompts:
+                pr.warning(None, f"no prompt '{pid}', which the server plays when {when}")
         pr.finish()
     if not isinstance(table, Table):
         return IvrSettings(prompts=MappingProxyType(prompts))

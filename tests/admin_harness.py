@@ -83,6 +83,8 @@ token = "SWITCH_HASH"
 
 [prompts]
 blocked = "Your number is blocked"
+goodbye = "Goodbye"
+transfer-failed = "The transfer failed"
 
 [ivr]
 default_flow = "gen"

@@ -247,3 +247,15 @@ def test_block_rules(tmp_path: Path) -> None:
     assert hit is not None and hit.reason == "abuse"
     assert b.match("13900000002", 111.0) is None  # expired
     assert [r.pattern for r in Blocks(tmp_path / "blocks.json").active(120.0)] == ["138*"]
+
+
+def test_prompts_the_server_plays_are_warned_about_when_missing(tmp_path: Path) -> None:
+    path = write_center(tmp_path)
+    path.write_text(path.read_text().replace('transfer-failed = "The transfer failed"\n', ""))
+    settings, problems = validate_settings(path)
+    assert settings is not None  # it loads: the switch may hold its own recording
+    assert any(
+        "prompts: no prompt 'transfer-failed', which the server plays when an IVR transfer" in w
+        for w in problems.warnings
+    ), problems.warnings
+    assert not any("'goodbye'" in w for w in problems.warnings)
