@@ -11,13 +11,14 @@ from loadtest.reference import ProcStat, frame_cost, paced_frame_cost
 
 
 def test_paced_echo_returns_every_frame_and_charges_its_cpu_per_frame() -> None:
-    # a few connections, a few hundred frames: it raises if any frame is not echoed back
-    cost = paced_frame_cost(connections=5, frames_per_second=400.0, seconds=0.5)
+    # a few connections, 2,000 frames: it raises if any frame is not echoed back. Enough
+    # frames for their CPU to span several of /proc's 10 ms ticks.
+    cost = paced_frame_cost(connections=5, frames_per_second=2000.0, seconds=1.0)
     assert 0 < cost < 0.01  # a frame costs microseconds, not the run's whole CPU
 
 
 def test_flat_out_echo_charges_its_cpu_per_frame() -> None:
-    cost = frame_cost(frames=400, clients=4)
+    cost = frame_cost(frames=4000, clients=4)
     assert 0 < cost < 0.01
 
 
