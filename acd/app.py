@@ -151,7 +151,7 @@ async def serve_until_stopped(app: App) -> int:
         loop.add_signal_handler(signal.SIGINT, app.stopping.set)
         loop.add_signal_handler(signal.SIGTERM, app.begin_drain)
     await app.start()
-    from acd.reloader import install
+    from acd.reloader import install, uninstall
 
     install(app)  # SIGHUP -> reload, and the pid file `acd reload` signals
     cfg = app.settings.center
@@ -166,9 +166,12 @@ async def serve_until_stopped(app: App) -> int:
         agents=len(cfg.agents),
         data_dir=str(app.data_dir),
     )
-    await app.stopping.wait()
-    log.info("stopping")
-    await app.stop()
+    try:
+        await app.stopping.wait()
+        log.info("stopping")
+        await app.stop()
+    finally:
+        uninstall(app)
     return 0
 
 

@@ -64,6 +64,17 @@ def install(app: App) -> None:
     (app.data_dir / PID_FILE).write_text(f"{os.getpid()}\n")
 
 
+def uninstall(app: App) -> None:
+    """Remove the pid file if it is still ours, so `acd reload`/`acd drain` never signal a
+    process that later reuses the pid."""
+    path = app.data_dir / PID_FILE
+    try:
+        if path.read_text().strip() == str(os.getpid()):
+            path.unlink()
+    except (OSError, ValueError):
+        pass  # gone already, or another server's
+
+
 async def _reload_logged(app: App) -> None:
     try:
         await reload(app, "sighup")

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from acd.reloader import PID_FILE
 from acd.store import open_store
 from agent_gateway import messages as am
 from loadtest.rig import Rig
@@ -61,6 +62,7 @@ class DrainResult:
     unanswered: int = 0
     handback_notes: int = 0
     lost_records: int = 0
+    pid_file_left: bool = False
 
 
 async def _drive(
@@ -91,6 +93,7 @@ async def _drive(
     loop = asyncio.get_running_loop()
     r.exit_code = await loop.run_in_executor(None, rig.wait, 120.0)
     r.drain_seconds = time.monotonic() - t0
+    r.pid_file_left = (rig.data / PID_FILE).exists()
     await asyncio.sleep(0.2)
     r.refused = dict(sw.refused)
     r.center = sw.center

@@ -13,6 +13,7 @@ def test_drain_serves_every_call_then_exits_0(tmp_path: Path) -> None:
     assert r.refused.get("draining", 0) > 0  # arrivals after the signal: typed refusal
     assert r.center == "draining"  # the switch was told
     assert r.exit_code == 0
+    assert not r.pid_file_left  # a later `acd drain` cannot signal a reused pid
     assert r.held_at_exit == 0
     assert set(r.ended) == {"completed"}  # every accepted call served to the end
     assert r.signed_out == r.agents == 8
