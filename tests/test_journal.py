@@ -183,6 +183,27 @@ def test_barrier_and_recent_contacts(tmp_path: Path) -> None:
     store.close()
 
 
+def test_close_ends_every_threads_reader_and_leaves_no_wal(tmp_path: Path) -> None:
+    import threading
+
+    store = open_store(tmp_path)
+    store.append([config_record(scenario().engine.config, T0, "start")])
+    done = threading.Event()
+    store.sync(done.set)
+    assert done.wait(10)
+    store.call_ids()  # a reader on this thread
+    worker = threading.Thread(target=store.call_ids)  # and one on another, as reports do
+    worker.start()
+    worker.join()
+
+    def wal() -> list[str]:
+        return [p.name for p in tmp_path.iterdir() if p.name.endswith(("-wal", "-shm"))]
+
+    assert wal()  # open connections keep the WAL
+    store.close()
+    assert wal() == []
+
+
 async def test_a_restart_rebuilds_the_agents_counts_of_the_day(tmp_path: Path) -> None:
     # fewest-calls and least-talk-time pick by them: a restart must not hand the next calls
     # to whoever already worked the most today

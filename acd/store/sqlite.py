@@ -198,6 +198,8 @@ class SqliteStore:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []  # every thread's, so close() ends them all
+        self._readers_lock = threading.Lock()
         self._synchronous = synchronous
         if writer:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -228,10 +230,11 @@ class SqliteStore:
             self._queue.put(_STOP)
             self._thread.join()
             self._thread = None
-        reader = getattr(self._local, "conn", None)
-        if reader is not None:
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for reader in readers:  # last connection closed: SQLite checkpoints and drops the WAL
             reader.close()
-            self._local.conn = None
+        self._local = threading.local()
 
     def _run(self) -> None:
         q = self._queue
@@ -329,6 +332,8 @@ class SqliteStore:
         if conn is None:
             conn = _connect(self.path, self._synchronous, readonly=True)
             self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
         return conn
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
