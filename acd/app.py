@@ -19,7 +19,9 @@ from typing import Any, Protocol
 import structlog
 
 from acd import __version__
+from acd.datadir import DataDirLock
 from acd.engine import Engine
+from acd.errors import StartupError
 from acd.gc_tuning import tune_gc
 from acd.host import CoreHost
 from acd.server import WebServer
@@ -69,6 +71,7 @@ class App:
     ) -> None:
         self.settings = settings
         self.data_dir = Path(data_dir)
+        self._lock = DataDirLock(self.data_dir)
         # The engine starts at the host's time: its day (the agents' counts of the day, which
         # recovery rebuilds) is today's, not the epoch's.
         clock = clock or time.time
@@ -117,17 +120,31 @@ class App:
         return self.components.get(name)
 
     async def start(self) -> None:
-        """Create the data folder, start the components and listen."""
+        """Lock the data folder, start the components and listen.
+
+        Raises `StartupError` when another server holds the folder or the address is taken;
+        whatever had started is stopped again.
+        """
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.engine.now = self.core.now()
-        for spec in self._specs:
-            module, _, attr = spec.partition(":")
-            factory: ComponentFactory = getattr(importlib.import_module(module), attr)
-            comp = factory(self)
-            await comp.start(self)
-            self.components[comp.name] = comp
-        self.core.start()
-        await self.web.start()
+        self._lock.acquire()
+        try:
+            self.engine.now = self.core.now()
+            for spec in self._specs:
+                module, _, attr = spec.partition(":")
+                factory: ComponentFactory = getattr(importlib.import_module(module), attr)
+                comp = factory(self)
+                await comp.start(self)
+                self.components[comp.name] = comp
+            self.core.start()
+            try:
+                await self.web.start()
+            except OSError as err:
+                where = f"{self.web.host}:{self.web.port}"
+                reason = err.strerror or str(err)
+                raise StartupError(f"cannot listen on {where}: {reason}") from err
+        except BaseException:
+            await self.stop()
+            raise
         tune_gc()
         self.ready = True
 
@@ -142,6 +159,7 @@ class App:
             except Exception:
                 log.exception("component failed to stop", component=comp.name)
         self.components.clear()
+        self._lock.release()
 
 
 async def serve_until_stopped(app: App) -> int:
@@ -150,7 +168,11 @@ async def serve_until_stopped(app: App) -> int:
     with contextlib.suppress(NotImplementedError):  # not on Windows
         loop.add_signal_handler(signal.SIGINT, app.stopping.set)
         loop.add_signal_handler(signal.SIGTERM, app.begin_drain)
-    await app.start()
+    try:
+        await app.start()
+    except StartupError as err:
+        log.error("cannot start", error=err.message)
+        return 1
     from acd.reloader import install, uninstall
 
     install(app)  # SIGHUP -> reload, and the pid file `acd reload` signals

@@ -17,6 +17,12 @@ class AcdError(Exception):
         self.outputs: list[Any] = []  # engine outputs of timers that fell due before the refusal
 
 
+class StartupError(AcdError):
+    """The server cannot start: its data folder is in use, or it cannot listen."""
+
+    code = "startup"
+
+
 class IllegalTransition(AcdError):
     """The agent's state does not allow this."""
 

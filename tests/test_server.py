@@ -58,3 +58,46 @@ async def test_engine_timers_fire_through_the_event_loop(tmp_path) -> None:  # t
         assert app.engine.agents["a1"].reason == "no-answer"
     finally:
         await app.stop()
+
+
+async def test_one_server_per_data_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from acd.errors import StartupError
+
+    parts = ["acd.journal:component"]
+    first = App(settings(), port=0, data_dir=tmp_path, components=parts)
+    await first.start()
+    try:
+        second = App(settings(), port=0, data_dir=tmp_path, components=parts)
+        with pytest.raises(StartupError) as err:
+            await second.start()
+        assert str(tmp_path) in err.value.message and "in use" in err.value.message
+        assert not second.components  # nothing of it started, nothing written
+        assert await asyncio.to_thread(get, first.web.port, "/readyz") == (200, b"ready\n")
+    finally:
+        await first.stop()
+    again = App(settings(), port=0, data_dir=tmp_path, components=parts)
+    await again.start()  # the folder is free once its server stopped
+    await again.stop()
+
+
+async def test_a_taken_address_is_a_clear_error_and_frees_the_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from acd.app import serve_until_stopped
+    from acd.errors import StartupError
+
+    first = App(settings(), port=0, data_dir=tmp_path / "a", components=[])
+    await first.start()
+    try:
+        port = first.web.port
+        parts = ["acd.journal:component"]
+        clash = App(settings(), port=port, data_dir=tmp_path / "b", components=parts)
+        with pytest.raises(StartupError) as err:
+            await clash.start()
+        assert err.value.message.startswith(f"cannot listen on 127.0.0.1:{port}: ")
+        assert not clash.components  # the journal it had started is stopped again
+        again = App(settings(), port=port, data_dir=tmp_path / "b", components=parts)
+        assert await serve_until_stopped(again) == 1  # `acd serve` exits 1
+        later = App(settings(), port=0, data_dir=tmp_path / "b", components=parts)
+        await later.start()
+        await later.stop()
+    finally:
+        await first.stop()
