@@ -55,3 +55,18 @@ class DataDirLock:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def in_use(folder: Path) -> bool:
+    """Whether a server holds `folder` now: a probe that takes and drops a shared lock."""
+    if fcntl is None:
+        return True  # cannot tell here: trust the pid file
+    path = folder / LOCK_FILE
+    if not path.exists():
+        return False
+    with path.open() as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+    return False  # closing the file dropped the probe's lock

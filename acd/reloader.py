@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from acd.datadir import in_use
 from acd.events import Reload
 from acd.settings import Settings, load_settings
 
@@ -83,7 +84,14 @@ async def _reload_logged(app: App) -> None:
 
 
 def signal_server(data_dir: str | Path, sig: int = signal.SIGHUP) -> int:
-    """Send `sig` (SIGHUP: reload) to the server whose pid file is in `data_dir`; its pid."""
-    pid = int((Path(data_dir) / PID_FILE).read_text().strip())
+    """Send `sig` (SIGHUP: reload) to the server whose pid file is in `data_dir`; its pid.
+
+    Raises `ProcessLookupError` when no server holds the folder's lock: the pid file is then
+    stale (a killed server leaves it) and its pid may be another process's by now.
+    """
+    folder = Path(data_dir)
+    pid = int((folder / PID_FILE).read_text().strip())
+    if not in_use(folder):
+        raise ProcessLookupError(f"no server holds the folder (stale pid file, pid {pid})")
     os.kill(pid, sig)
     return pid

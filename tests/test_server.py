@@ -101,3 +101,26 @@ async def test_a_taken_address_is_a_clear_error_and_frees_the_folder(tmp_path) -
         await later.stop()
     finally:
         await first.stop()
+
+
+def test_drain_and_reload_ignore_a_stale_pid_file(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    # a killed server leaves acd.pid behind and nobody holds the lock: its pid may now be
+    # any process's, which must not get the signal
+    import subprocess
+    import sys
+
+    from acd.cli import main
+    from acd.datadir import LOCK_FILE
+    from acd.reloader import PID_FILE
+
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (tmp_path / PID_FILE).write_text(f"{bystander.pid}\n")
+        (tmp_path / LOCK_FILE).write_text(f"{bystander.pid}\n")
+        assert main(["drain", "--data-dir", str(tmp_path), "--wait", "0"]) == 1
+        assert main(["reload", "--data-dir", str(tmp_path)]) == 1
+        assert "stale pid file" in capsys.readouterr().err
+        assert bystander.poll() is None  # still running: no signal reached it
+    finally:
+        bystander.kill()
+        bystander.wait()
